@@ -1,0 +1,20 @@
+"""Errors the user can fix: bad input files, unknown names, unreachable servers.
+
+Every `UserError` is shown by the command line as one line, ``repair-tui: error: ...``,
+with exit status 2; the app shows it as a notification. Its message must name the
+file, line or field at fault.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with the user's input or configuration, reported in one line."""
+
+
+class DatasetError(UserError):
+    """A dataset file or folder is missing or malformed."""
+
+
+class ModelError(UserError):
+    """A model endpoint could not be used: wrong key, unknown model, unreachable server."""

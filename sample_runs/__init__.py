@@ -1,0 +1,1 @@
+"""Sample runs made with the simulated model, loaded by a fresh `repair-tui`."""

@@ -1,0 +1,19 @@
+"""Shared fixtures: every test gets its own user data dir and no real secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the user's data dir and database at tmp_path; drop real endpoint settings."""
+    data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for var in ("REPAIR_TUI_DB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
+        monkeypatch.delenv(var, raising=False)
+    yield data

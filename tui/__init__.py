@@ -1,0 +1,1 @@
+"""repair_tui.tui: the Textual app and the `repair-tui` command line."""

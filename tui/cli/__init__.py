@@ -1,0 +1,78 @@
+"""The `repair-tui` command line: subcommands, and the app when none is given.
+
+Each subcommand lives in its own module of this package with two functions:
+``register(subparsers)`` adds its parser (and ``set_defaults(func=run)``), and
+``run(args) -> int`` does the work. Modules import heavy parts lazily inside ``run``
+so that ``repair-tui --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from repair_tui.core.errors import UserError
+
+# Module names under repair_tui.tui.cli, in the order `--help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "run_cmd",
+    "runs_cmd",
+    "estimate_cmd",
+    "export_cmd",
+    "import_cmd",
+    "exec_cmd",
+    "tasks_cmd",
+    "serve_sim_cmd",
+)
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """The shared ``--db PATH`` option (default: $REPAIR_TUI_DB or the user's data dir)."""
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="SQLite database (default: $REPAIR_TUI_DB or $XDG_DATA_HOME/repair-tui/repair.db)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repair-tui",
+        description="Run, store and inspect LLM self-repair on code. "
+        "With no command, opens the app on the database.",
+    )
+    add_db_option(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `repair-tui` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    try:
+        if func is None:
+            from repair_tui.tui.cli import app_cmd
+
+            return app_cmd.run(args)
+        return int(func(args))
+    except UserError as exc:
+        print(f"repair-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("repair-tui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
