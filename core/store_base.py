@@ -1,0 +1,208 @@
+"""The store's plumbing: its connection, write transactions, and row conversions.
+
+``StoreBase`` holds one ``sqlite_utils.Database``; ``core.store.Store`` builds the public
+read and write API on it. Rows become the records of ``core.models`` here, in one
+place, so the column names appear only in this module and in the queries.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from repair_tui.core.datasets import Task
+from repair_tui.core.migrations import db_label
+from repair_tui.core.models import Call, Node, Run, RunConfig
+from repair_tui.sandbox.result import Status, TestResult
+from sqlite_utils import Database
+
+NODE_COLUMNS = (
+    "id, run_id, task_id, parent_id, key, kind, origin, model, text, code, tokens, passed, "
+    "fault, error_message, isolation, depth, sample_index, call_id, created_utc, "
+    "executed_utc, exec_duration, exec_extra_json, meta_json, seq"
+)
+
+
+def now_utc() -> str:
+    """The current UTC time as ISO 8601 with milliseconds, e.g. ``2025-01-31T12:00:00.123+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for ``*_json`` columns (non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+class StoreBase:
+    """One database connection, and helpers shared by the reads and the writes."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: sqlite3.Connection = db.conn
+        self.label = db_label(db)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        return list(cur.execute(sql, params))
+
+    def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        row: sqlite3.Row | None = cur.execute(sql, params).fetchone()
+        return row
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, all or nothing.
+
+        Like ``db.atomic()``, but the outermost level is ``BEGIN IMMEDIATE``: it takes
+        the write lock before reading (e.g. the next ``seq``), so two writers never
+        race and the busy timeout applies instead of a mid-transaction failure.
+        Nested use becomes a savepoint.
+        """
+        if self._conn.in_transaction:
+            with self.db.atomic():
+                yield self._conn
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+
+def row_to_run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        name=row["name"],
+        created_utc=row["created_utc"],
+        dataset=row["dataset"],
+        config=RunConfig.from_json(row["config_json"]),
+        status=row["status"],
+        isolation=row["isolation"],
+        simulated=bool(row["simulated"]),
+        message=row["message"],
+        updated_utc=row["updated_utc"],
+    )
+
+
+def row_to_node(row: sqlite3.Row) -> Node:
+    passed = row["passed"]
+    return Node(
+        id=row["id"],
+        run_id=row["run_id"],
+        task_id=row["task_id"],
+        parent_id=row["parent_id"],
+        key=row["key"],
+        kind=row["kind"],
+        origin=row["origin"],
+        model=row["model"],
+        text=row["text"],
+        code=row["code"],
+        tokens=row["tokens"],
+        passed=None if passed is None else bool(passed),
+        fault=row["fault"],
+        error_message=row["error_message"],
+        isolation=row["isolation"],
+        depth=row["depth"],
+        sample_index=row["sample_index"],
+        call_id=row["call_id"],
+        created_utc=row["created_utc"],
+        executed_utc=row["executed_utc"],
+        exec_duration=row["exec_duration"],
+        exec_extra=loads(row["exec_extra_json"], {}),
+        meta=loads(row["meta_json"], {}),
+        seq=row["seq"],
+    )
+
+
+def row_to_call(row: sqlite3.Row) -> Call:
+    return Call(
+        id=row["id"],
+        run_id=row["run_id"],
+        task_id=row["task_id"],
+        key=row["key"],
+        role=row["role"],
+        model=row["model"],
+        messages=loads(row["messages_json"], []),
+        params=loads(row["params_json"], {}),
+        response=loads(row["response_json"]),
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+        latency=row["latency"],
+        requests=row["requests"],
+        status=row["status"],
+        error=row["error"],
+        prompt_version=row["prompt_version"],
+        created_utc=row["created_utc"],
+    )
+
+
+def row_to_task(row: sqlite3.Row) -> Task:
+    return Task(
+        id=row["task_id"],
+        source=row["source"],
+        spec=row["spec"],
+        tests=loads(row["tests_json"], {}),
+        difficulty=row["difficulty"],
+        starter_code=row["starter_code"],
+        entry_point=row["entry_point"],
+        references=tuple(loads(row["references_json"], [])),
+        split=row["split"],
+        meta=loads(row["meta_json"], {}),
+    )
+
+
+def row_to_test_result(row: sqlite3.Row) -> TestResult:
+    return TestResult(
+        index=row["test_index"],
+        status=Status(row["status"]),
+        input=row["input"],
+        expected=row["expected"],
+        got=row["got"],
+        error_type=row["error_type"],
+        message=row["message"],
+        line=row["line"],
+        duration=row["duration"],
+    )
+
+
+def task_params(run_id: int, position: int, task: Task) -> tuple[Any, ...]:
+    """The values of one ``tasks`` row, in ``TASK_INSERT`` order."""
+    return (
+        run_id,
+        task.id,
+        position,
+        task.source,
+        task.difficulty,
+        task.spec,
+        dumps(task.tests),
+        task.entry_point,
+        task.starter_code,
+        dumps(list(task.references)),
+        task.split,
+        dumps(task.meta),
+    )
+
+
+TASK_INSERT = (
+    "INSERT INTO tasks (run_id, task_id, position, source, difficulty, spec, tests_json, "
+    "entry_point, starter_code, references_json, split, meta_json) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, task_id) DO NOTHING"
+)
