@@ -1,0 +1,2 @@
+def vowel_bookends(words):
+    

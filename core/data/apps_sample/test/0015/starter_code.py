@@ -1,0 +1,2 @@
+def next_palindrome(n):
+    

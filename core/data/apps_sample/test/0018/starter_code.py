@@ -1,0 +1,6 @@
+from typing import List
+
+
+class Solution:
+    def maxSumOneSkip(self, arr: List[int]) -> int:
+        
