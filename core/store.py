@@ -24,8 +24,6 @@ from repair_tui.core.errors import UserError
 from repair_tui.core.models import (
     CALL_ROLES,
     CALL_STATUSES,
-    KINDS,
-    ORIGINS,
     RUN_STATUSES,
     Call,
     NewCall,
@@ -38,7 +36,8 @@ from repair_tui.core.models import (
 from repair_tui.core.store_base import (
     NODE_COLUMNS,
     TASK_INSERT,
-    dumps,
+    call_values,
+    check,
     now_utc,
     row_to_call,
     row_to_node,
@@ -46,14 +45,14 @@ from repair_tui.core.store_base import (
     row_to_task,
     task_params,
 )
-from repair_tui.core.store_reads import (
+from repair_tui.core.store_reads import StoreReads
+from repair_tui.core.store_views import (
     OriginStats,
     RunSummary,
     RunTotals,
-    StoreReads,
     TaskRow,
 )
-from repair_tui.sandbox.result import TestResult, Verdict
+from repair_tui.sandbox.result import Verdict
 
 __all__ = ["OriginStats", "RunSummary", "RunTotals", "Store", "TaskRow"]
 
@@ -99,7 +98,7 @@ class Store(StoreReads):  # type: ignore[misc]
         clean = name.strip()
         if not clean or clean != name or "\n" in name:
             raise UserError(f"run name {name!r} must be non-empty, one line, no outer spaces")
-        _check(status, RUN_STATUSES, "run status")
+        check(status, RUN_STATUSES, "run status")
         created = created_utc or now_utc()
         with self._write() as conn:
             if self.find_run(name) is not None:
@@ -154,7 +153,7 @@ class Store(StoreReads):  # type: ignore[misc]
         """Change a run's status (and message), isolation or configuration."""
         sets: dict[str, Any] = {"updated_utc": now_utc()}
         if status is not None:
-            _check(status, RUN_STATUSES, "run status")
+            check(status, RUN_STATUSES, "run status")
             sets["status"] = status
             sets["message"] = message
         elif message is not None:
@@ -223,15 +222,15 @@ class Store(StoreReads):  # type: ignore[misc]
         written and the stored call and its nodes are returned. A stored ``error`` call
         with the same key is replaced (a retry). Nodes start unexecuted (passed None).
         """
-        _check(call.role, CALL_ROLES, "call role")
-        _check(call.status, CALL_STATUSES, "call status")
+        check(call.role, CALL_ROLES, "call role")
+        check(call.status, CALL_STATUSES, "call status")
         if call.status == "error" and nodes:
             raise ValueError(f"call {call.key!r} failed but has nodes")
         with self._write() as conn:
             existing = self.get_call_by_key(run_id, call.key)
             if existing is not None and existing.status == "ok":
                 return existing, self._nodes_where("call_id = ?", (existing.id,))
-            values = _call_values(call)
+            values = call_values(call)
             if existing is not None:
                 cols = ", ".join(f"{c} = ?" for c in values)
                 conn.execute(f"UPDATE calls SET {cols} WHERE id = ?", (*values.values(), existing.id))
@@ -340,14 +339,14 @@ class Store(StoreReads):  # type: ignore[misc]
         """Programs stored but not executed yet (to execute on resume), oldest first."""
         where = "run_id = ? AND kind = 'program' AND passed IS NULL"
         if task_id is None:
-            return self._nodes_where(where, (run_id,))
-        return self._nodes_where(where + " AND task_id = ?", (run_id, task_id))
+            return list(self._nodes_where(where, (run_id,)))
+        return list(self._nodes_where(where + " AND task_id = ?", (run_id, task_id)))
 
     # --- low level, for importers -------------------------------------------------
 
     def restore_call(self, run_id: int, call: NewCall) -> int:
         """Insert a call row exactly as given (timestamps kept). Returns its id."""
-        values = {"run_id": run_id, **_call_values(call)}
+        values = {"run_id": run_id, **call_values(call)}
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         with self._write() as conn:
@@ -365,111 +364,7 @@ class Store(StoreReads):  # type: ignore[misc]
     ) -> int:
         """Insert a node exactly as given, with its verdict if it was executed. Returns its id."""
         with self._write():
-            node_id = self._insert_node(run_id, node, call_id=call_id, must_be_new=True)
+            node_id = int(self._insert_node(run_id, node, call_id=call_id, must_be_new=True))
             if verdict is not None:
                 self._store_verdict(node_id, verdict, self._next_seq(), executed_utc or now_utc())
         return node_id
-
-    # --- internals ----------------------------------------------------------------
-
-    def _nodes_where(self, where: str, params: Sequence[Any]) -> list[Node]:
-        rows = self._rows(f"SELECT {NODE_COLUMNS} FROM nodes WHERE {where} ORDER BY id", params)
-        return [row_to_node(r) for r in rows]
-
-    def _next_seq(self) -> int:
-        return int(self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM nodes"))
-
-    def _insert_node(
-        self, run_id: int, node: NewNode, *, call_id: int | None, must_be_new: bool = False
-    ) -> int:
-        """Insert one node (inside a write transaction); an existing key returns its id."""
-        _check(node.kind, KINDS, f"node {node.key!r} kind")
-        _check(node.origin, ORIGINS, f"node {node.key!r} origin")
-        existing = self._scalar("SELECT id FROM nodes WHERE run_id = ? AND key = ?", (run_id, node.key))
-        if existing is not None:
-            if must_be_new:
-                raise UserError(f"node key {node.key!r} appears twice")
-            return int(existing)
-        parent_id, depth = self._place(run_id, node)
-        cur = self._conn.execute(
-            "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, code, "
-            "tokens, depth, sample_index, call_id, created_utc, meta_json, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, node.task_id, parent_id, node.key, node.kind, node.origin, node.model,
-             node.text, node.code, int(node.tokens), depth, node.sample_index, call_id,
-             node.created_utc or now_utc(), dumps(node.meta), self._next_seq()),
-        )
-        return int(cur.lastrowid or 0)
-
-    def _place(self, run_id: int, node: NewNode) -> tuple[int | None, int]:
-        """The parent id and depth of a new node; ValueError if the tree shape is wrong."""
-        if node.parent_key is None:
-            if node.kind != "program":
-                raise ValueError(f"feedback {node.key!r} needs a parent program")
-            if self._scalar("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?",
-                            (run_id, node.task_id)) is None:
-                raise ValueError(f"node {node.key!r}: run {run_id} has no task {node.task_id!r}")
-            return None, 0
-        row = self._row(
-            "SELECT id, kind, depth, task_id FROM nodes WHERE run_id = ? AND key = ?",
-            (run_id, node.parent_key),
-        )
-        if row is None:
-            raise ValueError(f"node {node.key!r}: parent {node.parent_key!r} is not stored")
-        if row["task_id"] != node.task_id:
-            raise ValueError(f"node {node.key!r}: parent belongs to task {row['task_id']!r}")
-        if node.kind == "feedback":
-            if row["kind"] != "program":
-                raise ValueError(f"feedback {node.key!r}: parent must be a program")
-            return int(row["id"]), int(row["depth"]) + 1
-        if row["kind"] != "feedback":
-            raise ValueError(f"repair {node.key!r}: parent must be a feedback")
-        return int(row["id"]), int(row["depth"])
-
-    def _store_verdict(self, node_id: int, verdict: Verdict, seq: int, when: str) -> None:
-        cur = self._conn.execute(
-            "UPDATE nodes SET passed = ?, fault = ?, error_message = ?, isolation = ?, "
-            "executed_utc = ?, exec_duration = ?, exec_extra_json = ?, seq = ? "
-            "WHERE id = ? AND kind = 'program'",
-            (int(verdict.passed), verdict.fault, verdict.error_message, verdict.isolation,
-             when, verdict.duration, dumps(verdict.extra), seq, node_id),
-        )
-        if cur.rowcount == 0:
-            raise ValueError(f"node {node_id} is not a stored program")
-        self._conn.execute("DELETE FROM test_results WHERE node_id = ?", (node_id,))
-        self._conn.executemany(
-            "INSERT INTO test_results (node_id, test_index, status, input, expected, got, "
-            "error_type, message, line, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_result_params(node_id, r) for r in verdict.results],
-        )
-
-
-def _check(value: str, allowed: Sequence[str], what: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
-
-
-def _call_values(call: NewCall) -> dict[str, Any]:
-    return {
-        "task_id": call.task_id,
-        "key": call.key,
-        "role": call.role,
-        "model": call.model,
-        "messages_json": dumps(call.messages),
-        "params_json": dumps(call.params),
-        "response_json": dumps(call.response),
-        "prompt_tokens": call.prompt_tokens,
-        "completion_tokens": call.completion_tokens,
-        "latency": call.latency,
-        "requests": call.requests,
-        "status": call.status,
-        "error": call.error,
-        "prompt_version": call.prompt_version,
-        "created_utc": call.created_utc or now_utc(),
-    }
-
-
-def _result_params(node_id: int, r: TestResult) -> tuple[Any, ...]:
-    return (node_id, r.index, r.status.value, r.input, r.expected, r.got, r.error_type,
-            r.message, r.line, r.duration)
-

@@ -16,8 +16,8 @@ from typing import Any
 
 from repair_tui.core.datasets import Task
 from repair_tui.core.migrations import db_label
-from repair_tui.core.models import Call, Node, Run, RunConfig
-from repair_tui.sandbox.result import Status, TestResult
+from repair_tui.core.models import KINDS, ORIGINS, Call, NewCall, NewNode, Node, Run, RunConfig
+from repair_tui.sandbox.result import Status, TestResult, Verdict
 from sqlite_utils import Database
 
 NODE_COLUMNS = (
@@ -42,7 +42,7 @@ def loads(text: str | None, default: Any = None) -> Any:
 
 
 class StoreBase:
-    """One database connection, and helpers shared by the reads and the writes."""
+    """One database connection, and the helpers and low-level writes the Store builds on."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -85,6 +85,107 @@ class StoreBase:
                 self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    def _nodes_where(self, where: str, params: Sequence[Any]) -> list[Node]:
+        rows = self._rows(f"SELECT {NODE_COLUMNS} FROM nodes WHERE {where} ORDER BY id", params)
+        return [row_to_node(r) for r in rows]
+
+    def _next_seq(self) -> int:
+        return int(self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM nodes"))
+
+    def _insert_node(
+        self, run_id: int, node: NewNode, *, call_id: int | None, must_be_new: bool = False
+    ) -> int:
+        """Insert one node (inside a write transaction); an existing key returns its id."""
+        check(node.kind, KINDS, f"node {node.key!r} kind")
+        check(node.origin, ORIGINS, f"node {node.key!r} origin")
+        existing = self._scalar("SELECT id FROM nodes WHERE run_id = ? AND key = ?", (run_id, node.key))
+        if existing is not None:
+            if must_be_new:
+                raise ValueError(f"node key {node.key!r} appears twice")
+            return int(existing)
+        parent_id, depth = self._place(run_id, node)
+        cur = self._conn.execute(
+            "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, code, "
+            "tokens, depth, sample_index, call_id, created_utc, meta_json, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, node.task_id, parent_id, node.key, node.kind, node.origin, node.model,
+             node.text, node.code, int(node.tokens), depth, node.sample_index, call_id,
+             node.created_utc or now_utc(), dumps(node.meta), self._next_seq()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def _place(self, run_id: int, node: NewNode) -> tuple[int | None, int]:
+        """The parent id and depth of a new node; ValueError if the tree shape is wrong."""
+        if node.parent_key is None:
+            if node.kind != "program":
+                raise ValueError(f"feedback {node.key!r} needs a parent program")
+            if self._scalar("SELECT 1 FROM tasks WHERE run_id = ? AND task_id = ?",
+                            (run_id, node.task_id)) is None:
+                raise ValueError(f"node {node.key!r}: run {run_id} has no task {node.task_id!r}")
+            return None, 0
+        row = self._row(
+            "SELECT id, kind, depth, task_id FROM nodes WHERE run_id = ? AND key = ?",
+            (run_id, node.parent_key),
+        )
+        if row is None:
+            raise ValueError(f"node {node.key!r}: parent {node.parent_key!r} is not stored")
+        if row["task_id"] != node.task_id:
+            raise ValueError(f"node {node.key!r}: parent belongs to task {row['task_id']!r}")
+        if node.kind == "feedback":
+            if row["kind"] != "program":
+                raise ValueError(f"feedback {node.key!r}: parent must be a program")
+            return int(row["id"]), int(row["depth"]) + 1
+        if row["kind"] != "feedback":
+            raise ValueError(f"repair {node.key!r}: parent must be a feedback")
+        return int(row["id"]), int(row["depth"])
+
+    def _store_verdict(self, node_id: int, verdict: Verdict, seq: int, when: str) -> None:
+        cur = self._conn.execute(
+            "UPDATE nodes SET passed = ?, fault = ?, error_message = ?, isolation = ?, "
+            "executed_utc = ?, exec_duration = ?, exec_extra_json = ?, seq = ? "
+            "WHERE id = ? AND kind = 'program'",
+            (int(verdict.passed), verdict.fault, verdict.error_message, verdict.isolation,
+             when, verdict.duration, dumps(verdict.extra), seq, node_id),
+        )
+        if cur.rowcount == 0:
+            raise ValueError(f"node {node_id} is not a stored program")
+        self._conn.execute("DELETE FROM test_results WHERE node_id = ?", (node_id,))
+        self._conn.executemany(
+            "INSERT INTO test_results (node_id, test_index, status, input, expected, got, "
+            "error_type, message, line, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [result_params(node_id, r) for r in verdict.results],
+        )
+
+
+def check(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def call_values(call: NewCall) -> dict[str, Any]:
+    return {
+        "task_id": call.task_id,
+        "key": call.key,
+        "role": call.role,
+        "model": call.model,
+        "messages_json": dumps(call.messages),
+        "params_json": dumps(call.params),
+        "response_json": dumps(call.response),
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "latency": call.latency,
+        "requests": call.requests,
+        "status": call.status,
+        "error": call.error,
+        "prompt_version": call.prompt_version,
+        "created_utc": call.created_utc or now_utc(),
+    }
+
+
+def result_params(node_id: int, r: TestResult) -> tuple[Any, ...]:
+    return (node_id, r.index, r.status.value, r.input, r.expected, r.got, r.error_type,
+            r.message, r.line, r.duration)
 
 
 def row_to_run(row: sqlite3.Row) -> Run:

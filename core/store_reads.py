@@ -10,18 +10,28 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from repair_tui.core.errors import UserError
-from repair_tui.core.metrics import FrozenTask, Sample
-from repair_tui.core.models import Call, Node, RunConfig
+from repair_tui.core.metrics import FrozenTask
+from repair_tui.core.models import Call, Node
 from repair_tui.core.store_base import (
     NODE_COLUMNS,
     StoreBase,
     row_to_call,
     row_to_node,
     row_to_test_result,
+)
+from repair_tui.core.store_views import (
+    COUNT_NAMES,
+    OriginStats,
+    RunSummary,
+    RunTotals,
+    TaskRow,
+    build_frozen,
+    summary_from_row,
+    task_row_from_rows,
 )
 from repair_tui.sandbox.result import TestResult
 
@@ -40,109 +50,6 @@ _TASK_COUNTS = """
     FROM nodes WHERE run_id = ? GROUP BY task_id
 """
 
-_COUNT_NAMES = (
-    "programs", "programs_passed", "repairs", "repairs_passed", "executed", "pending",
-    "feedback", "human_feedback", "tokens",
-)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One line of ``repair-tui runs``."""
-
-    id: int
-    name: str
-    dataset: str
-    model: str
-    feedback_model: str | None
-    models: str  # "code" or "code+feedback"
-    np: int
-    nfr: int
-    mode: str
-    depth: int
-    tasks: int
-    solved: int
-    programs: int  # first programs (depth 0)
-    repairs: int  # repair programs (depth >= 1)
-    tokens: int  # tokens generated: programs + feedback + repairs
-    isolation: str
-    status: str
-    simulated: bool
-    created_utc: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TaskRow:
-    """One task of a run with its counts, for the app's task list."""
-
-    task_id: str
-    position: int
-    difficulty: str | None
-    title: str  # the spec's first meaningful line
-    programs: int
-    programs_passed: int
-    repairs: int
-    repairs_passed: int
-    pending: int  # programs not executed yet
-    feedback: int
-    tokens: int
-    attempted: bool  # at least one program executed
-    solved: bool  # some program (first or repair) passed
-    solved_by_repair: bool  # solved, but no first program passed
-    has_human_feedback: bool
-
-
-@dataclass(frozen=True)
-class RunTotals:
-    """A run's totals, for the app's header and the progress display."""
-
-    tasks: int
-    attempted: int
-    solved: int
-    solved_by_repair: int
-    programs: int
-    programs_passed: int
-    repairs: int
-    repairs_passed: int
-    pending: int
-    feedback_by_origin: dict[str, int] = field(default_factory=dict)
-    tokens: int = 0  # generated tokens stored on nodes
-    calls: int = 0
-    calls_failed: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class OriginStats:
-    """Repairs sampled from feedback of one origin (model, human, tests) and how they fared."""
-
-    origin: str
-    feedback: int
-    repairs: int
-    repairs_executed: int
-    repairs_passed: int
-
-    @property
-    def pass_rate(self) -> float | None:
-        """Passing repairs over executed repairs (None when none executed)."""
-        return self.repairs_passed / self.repairs_executed if self.repairs_executed else None
-
-
-def spec_title(spec: str) -> str:
-    """The first line of a spec worth showing: the docstring's first line if any."""
-    lines = [ln.strip() for ln in spec.splitlines()]
-    for i, line in enumerate(lines):
-        for quote in ('"""', "'''"):
-            if quote in line:
-                rest = line.split(quote, 1)[1].split(quote, 1)[0].strip()
-                if rest:
-                    return rest
-                return next((ln for ln in lines[i + 1:] if ln), "")
-    return next((ln for ln in lines if ln), "")
 
 
 def node_columns(alias: str) -> str:
@@ -176,7 +83,7 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             ORDER BY r.id
             """
         )
-        return [_summary(row) for row in rows]
+        return [summary_from_row(row) for row in rows]
 
     def task_rows(self, run_id: int) -> list[TaskRow]:
         """A run's tasks in order, each with its counts (no node texts are read)."""
@@ -186,7 +93,7 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             "ORDER BY position",
             (run_id,),
         )
-        return [_task_row(t, counts.get(t["task_id"])) for t in tasks]
+        return [task_row_from_rows(t, counts.get(t["task_id"])) for t in tasks]
 
     def run_totals(self, run_id: int) -> RunTotals:
         """A run's totals over tasks, nodes and calls."""
@@ -194,7 +101,7 @@ class StoreReads(StoreBase):  # type: ignore[misc]
         sums: dict[str, int] = defaultdict(int)
         attempted = solved = by_repair = 0
         for r in self._rows(_TASK_COUNTS, (run_id,)):
-            for name in _COUNT_NAMES:
+            for name in COUNT_NAMES:
                 sums[name] += int(r[name] or 0)
             attempted += bool(r["executed"])
             solved += bool(r["programs_passed"] or r["repairs_passed"])
@@ -254,6 +161,32 @@ class StoreReads(StoreBase):  # type: ignore[misc]
                 (run_id, task_id),
             )
         return [row_to_call(r) for r in rows]
+
+    def iter_calls(self, run_id: int) -> Iterator[Call]:
+        """A run's calls in insertion order, streamed (for exports)."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        for row in cur.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,)):
+            yield row_to_call(row)
+
+    def iter_nodes(self, run_id: int) -> Iterator[Node]:
+        """A run's nodes in insertion order (parents first), streamed (for exports)."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        sql = f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? ORDER BY id"
+        for row in cur.execute(sql, (run_id,)):
+            yield row_to_node(row)
+
+    def iter_test_results(self, run_id: int) -> Iterator[tuple[int, TestResult]]:
+        """(node id, result) for a run, by node id then test index, streamed."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        sql = (
+            "SELECT r.* FROM test_results r JOIN nodes n ON n.id = r.node_id "
+            "WHERE n.run_id = ? ORDER BY r.node_id, r.test_index"
+        )
+        for row in cur.execute(sql, (run_id,)):
+            yield row["node_id"], row_to_test_result(row)
 
     def origin_stats(self, run_id: int) -> dict[str, OriginStats]:
         """Per feedback origin: feedback count, repairs sampled from it, executed, passing."""
@@ -337,65 +270,4 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             sql += " AND t.difficulty = ?"
             params = (run_id, difficulty)
         rows = self._conn.execute(sql + " ORDER BY t.position, n.id", params).fetchall()
-        return build_frozen(rows)
-
-
-def build_frozen(rows: list[sqlite3.Row] | list[tuple[Any, ...]]) -> list[FrozenTask]:
-    """FrozenTasks from (id, task_id, parent_id, kind, passed, tokens, difficulty) rows
-    ordered by task then id."""
-    children: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    roots: dict[str, list[tuple[Any, ...]]] = {}
-    difficulty: dict[str, str | None] = {}
-    for row in rows:
-        row = tuple(row)
-        roots.setdefault(row[1], [])
-        difficulty[row[1]] = row[6]
-        if row[2] is None:
-            roots[row[1]].append(row)
-        else:
-            children[row[2]].append(row)
-
-    def sample(program: tuple[Any, ...], extra_tokens: int) -> Sample:
-        repairs: list[Sample] = []
-        for fb in children.get(program[0], []):
-            if fb[3] != "feedback":
-                continue
-            repairs.extend(
-                sample(rep, fb[5]) for rep in children.get(fb[0], [])
-                if rep[3] == "program" and rep[4] is not None
-            )
-        return Sample(tokens=float(program[5] + extra_tokens), passed=bool(program[4]),
-                      repairs=tuple(repairs))
-
-    out: list[FrozenTask] = []
-    for task_id, programs in roots.items():
-        executed = [sample(p, 0) for p in programs if p[3] == "program" and p[4] is not None]
-        if executed:
-            out.append(FrozenTask(task_id, tuple(executed), difficulty[task_id]))
-    return out
-
-
-def _summary(row: sqlite3.Row) -> RunSummary:
-    config = RunConfig.from_json(row["config_json"])
-    return RunSummary(
-        id=row["id"], name=row["name"], dataset=row["dataset"], model=config.model,
-        feedback_model=config.feedback_model, models=config.models, np=config.np,
-        nfr=config.nfr, mode=config.mode, depth=config.depth, tasks=int(row["n_tasks"]),
-        solved=int(row["solved"]), programs=int(row["programs"]), repairs=int(row["repairs"]),
-        tokens=int(row["tokens"]), isolation=row["isolation"], status=row["status"],
-        simulated=bool(row["simulated"]), created_utc=row["created_utc"],
-    )
-
-
-def _task_row(task: sqlite3.Row, counts: sqlite3.Row | None) -> TaskRow:
-    c = {name: int(counts[name] or 0) if counts else 0 for name in _COUNT_NAMES}
-    solved = bool(c["programs_passed"] or c["repairs_passed"])
-    return TaskRow(
-        task_id=task["task_id"], position=task["position"], difficulty=task["difficulty"],
-        title=spec_title(task["spec"]), programs=c["programs"],
-        programs_passed=c["programs_passed"], repairs=c["repairs"],
-        repairs_passed=c["repairs_passed"], pending=c["pending"], feedback=c["feedback"],
-        tokens=c["tokens"], attempted=bool(c["executed"]), solved=solved,
-        solved_by_repair=solved and not c["programs_passed"],
-        has_human_feedback=bool(c["human_feedback"]),
-    )
+        return list(build_frozen(rows))

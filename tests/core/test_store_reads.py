@@ -9,7 +9,7 @@ from repair_tui.core.datasets import Task
 from repair_tui.core.metrics import FrozenTask, Sample
 from repair_tui.core.models import NewCall, NewNode, RunConfig
 from repair_tui.core.store import Store
-from repair_tui.core.store_reads import spec_title
+from repair_tui.core.store_views import spec_title
 from repair_tui.sandbox.result import Verdict
 
 

@@ -1,0 +1,104 @@
+"""`repair-tui runs`: list the runs stored in a database, as a table or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from repair_tui.tui.cli import add_db_option
+
+
+def db_option(parser: argparse.ArgumentParser) -> None:
+    """``--db`` on a subcommand that does not hide a ``--db`` given before the command.
+
+    argparse copies a subparser's defaults over the main parser's values, so with a
+    plain default ``repair-tui --db X runs`` would lose X; SUPPRESS keeps it.
+    """
+    add_db_option(parser)
+    for action in parser._actions:
+        if action.dest == "db":
+            action.default = argparse.SUPPRESS
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "runs",
+        help="list the runs in the database",
+        description="List the runs stored in the database with their configuration and counts.",
+    )
+    db_option(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON list of objects instead")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from repair_tui.core.store import Store
+
+    with Store.open(getattr(args, "db", None)) as store:
+        summaries = store.list_runs()
+        label = store.label
+    if args.json:
+        print(json.dumps([s.to_dict() for s in summaries], indent=2, ensure_ascii=False))
+        return 0
+    if not summaries:
+        print(f"No runs in {label} yet. Start one with `repair-tui run`, or `repair-tui import`.")
+        return 0
+    _print_table(summaries, label)
+    return 0
+
+
+_STATUS_STYLE = {
+    "running": "yellow", "finished": "green", "interrupted": "magenta", "failed": "red",
+    "imported": "cyan",
+}
+
+
+# Columns in display order with their priority (1 = dropped last on a narrow terminal).
+_COLUMNS: tuple[tuple[str, int, str], ...] = (
+    ("Name", 1, "left"), ("Dataset", 6, "left"), ("Models", 4, "left"),
+    ("np/nfr mode", 5, "left"), ("Tasks", 2, "right"), ("Solved", 1, "right"),
+    ("Programs", 8, "right"), ("Repairs", 9, "right"), ("Tokens", 7, "right"),
+    ("Isolation", 11, "left"), ("Status", 3, "left"), ("Created", 10, "left"),
+)
+
+
+def _cells(s: Any) -> list[str]:
+    share = f" {100 * s.solved / s.tasks:.0f}%" if s.tasks else ""
+    return [
+        s.name, s.dataset, s.models + (" (sim)" if s.simulated else ""), f"{s.np}/{s.nfr} {s.mode}",
+        str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", f"{s.tokens:,}",
+        s.isolation.split(" (")[0], s.status, s.created_utc[:10],
+    ]
+
+
+def _print_table(summaries: list[Any], label: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [_cells(s) for s in summaries]
+    # Each column costs its text plus padding and a separator (3 cells).
+    widths = [max(len(name), *(len(r[i]) for r in rows)) + 3 for i, (name, _, _) in enumerate(_COLUMNS)]
+    console = Console()
+    if not console.is_terminal:  # piped: never cut columns, whatever $COLUMNS says
+        console = Console(width=max(console.width, sum(widths) + 2))
+    keep = set(range(len(_COLUMNS)))
+    for i in sorted(keep, key=lambda i: -_COLUMNS[i][1]):  # drop the least important first
+        if sum(widths[j] for j in keep) <= console.width or _COLUMNS[i][1] == 1:
+            break
+        keep.discard(i)
+    shown = sorted(keep)
+    table = Table(title=f"Runs in {label}", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for i in shown:
+        name, _, justify = _COLUMNS[i]
+        table.add_column(name, justify="right" if justify == "right" else "left", overflow="fold")
+    status_col = [name for name, _, _ in _COLUMNS].index("Status")
+    for row in rows:
+        cells = [row[i] for i in shown]
+        if status_col in keep:
+            pos = shown.index(status_col)
+            cells[pos] = f"[{_STATUS_STYLE.get(row[status_col], 'white')}]{row[status_col]}[/]"
+        table.add_row(*cells)
+    console.print(table)
