@@ -116,7 +116,10 @@ def load_dataset(
     elif kind == "apps" and arg:
         from repair_tui.core import datasets_apps
 
-        stubs = datasets_apps.stubs(Path(arg).expanduser(), ref, split)
+        # Reading every metadata.json of a full checkout is only worth it to filter.
+        stubs = datasets_apps.stubs(
+            Path(arg).expanduser(), ref, split, difficulty=difficulty is not None
+        )
     elif kind == "jsonl" and arg:
         stubs = [TaskStub.of(t) for t in _jsonl_tasks(Path(arg).expanduser(), ref)]
     else:

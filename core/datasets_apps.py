@@ -33,20 +33,22 @@ _SPLITS = ("test", "train")
 _SPLIT_IN_NAME = re.compile(r"(?:^|[^a-z])(train|test)(?:[^a-z]|$)")
 
 
-def stubs(path: Path, ref: str, split: str | None) -> list[TaskStub]:
+def stubs(path: Path, ref: str, split: str | None, *, difficulty: bool = True) -> list[TaskStub]:
     """Stubs for ``apps:PATH``: a folder (checkout or split) or a JSONL export file.
 
     For a JSONL export whose file name does not say ``train`` or ``test``, `split` (the
     user's ``--split``) names its split; otherwise its ids are bare problem numbers.
+    `difficulty` False skips reading every metadata.json up front (stubs then carry no
+    difficulty; the loaded tasks still do).
     """
     if path.is_dir():
-        return folder_stubs(path, ref)
+        return folder_stubs(path, ref, difficulty=difficulty)
     if path.is_file():
         return _export_stubs(path, ref, split)
     raise DatasetError(f"{path}: no such file or folder")
 
 
-def folder_stubs(root: Traversable, ref: str) -> list[TaskStub]:
+def folder_stubs(root: Traversable, ref: str, *, difficulty: bool = True) -> list[TaskStub]:
     """Stubs for an APPS checkout (``ROOT/{train,test}/NNNN``) or one split folder."""
     splits = [(s, root.joinpath(s)) for s in _SPLITS if root.joinpath(s).is_dir()]
     if not splits:
@@ -59,15 +61,14 @@ def folder_stubs(root: Traversable, ref: str) -> list[TaskStub]:
     out: list[TaskStub] = []
     for split, folder in splits:
         for problem in _problem_dirs(folder):
-            meta = _read_json(problem.joinpath("metadata.json"), default={})
-            difficulty = meta.get("difficulty") if isinstance(meta, dict) else None
+            level = _difficulty(_metadata(problem)) if difficulty else None
             task_id = f"{split}/{problem.name}"
             out.append(
                 TaskStub(
                     task_id,
                     split,
-                    difficulty if isinstance(difficulty, str) else None,
-                    lambda p=problem, i=task_id, s=split, m=meta: _folder_task(p, i, s, m, ref),
+                    level,
+                    lambda p=problem, i=task_id, s=split: _folder_task(p, i, s, ref),
                 )
             )
     return out
@@ -154,23 +155,33 @@ def _problem_dirs(folder: Traversable) -> list[Traversable]:
     return sorted(dirs, key=lambda d: (len(d.name), d.name))
 
 
-def _folder_task(problem: Traversable, task_id: str, split: str, meta: object, ref: str) -> Task:
+def _metadata(problem: Traversable) -> dict[str, Any]:
+    meta = _read_json(problem.joinpath("metadata.json"), default={})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _difficulty(meta: dict[str, Any]) -> str | None:
+    level = meta.get("difficulty")
+    return level if isinstance(level, str) and level else None
+
+
+def _folder_task(problem: Traversable, task_id: str, split: str, ref: str) -> Task:
     io_file = problem.joinpath("input_output.json")
     if not io_file.is_file():
         raise DatasetError(f"{problem}: no tests (input_output.json is missing)")
     starter = problem.joinpath("starter_code.py")
-    extra = {k: v for k, v in meta.items() if k != "difficulty"} if isinstance(meta, dict) else {}
+    meta = _metadata(problem)
     return make_task(
         task_id=task_id,
         split=split,
         question=_read(problem.joinpath("question.txt")),
         io=_read_json(io_file),
         solutions=_read_json(problem.joinpath("solutions.json"), default=[]),
-        difficulty=meta.get("difficulty") if isinstance(meta, dict) else None,
+        difficulty=_difficulty(meta),
         starter_code=_read(starter) if starter.is_file() else "",
         where=str(io_file),
         ref=ref,
-        meta=extra,
+        meta={k: v for k, v in meta.items() if k != "difficulty"},
     )
 
 
