@@ -6,11 +6,14 @@ caller stores both the raw completion and this result.
 
 Rules, in order:
 
-1. Fenced blocks (CommonMark style: a line of three or more backticks or tildes,
-   indented at most three spaces, with an optional info string such as ``python``,
-   ``py``, ``Python3``). A block closes at a line of the same fence character, at least
-   as long, with no info string. A closing fence glued to the end of the last code line
-   (``print(x)```) is accepted too, because some models write it that way.
+1. Fenced blocks (CommonMark style: a line of three or more backticks or tildes with an
+   optional info string such as ``python``, ``py``, ``Python3``). A block closes at a
+   line of the same fence character, at least as long, with no info string. A fence
+   indented by k spaces (a block inside a Markdown list item) loses up to k leading
+   spaces from each of its lines and closes only at a fence indented at most k + 3
+   spaces, so an indented fence inside a docstring of the code does not end it. A
+   closing fence glued to the end of the last code line (``print(x)```) is accepted
+   too, because some models write it that way.
 2. Among the blocks, Python-tagged ones win over bare ones, and bare ones over blocks
    tagged with another language (``text``, ``bash``, ...). Within the winning kind the
    *last* block is taken: in repair answers the fixed program comes after any quoted
@@ -41,7 +44,7 @@ from dataclasses import dataclass
 
 __all__ = ["CodeBlock", "code_blocks", "extract_code"]
 
-_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*?)[ \t]*$")
+_FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*?)[ \t]*$")
 _PYTHON_TAGS = frozenset({"python", "py", "python3", "py3", "python2", "py2", "pycon", "ipython"})
 _CODE_START = re.compile(
     r"^(?:def|class|import|from|if|elif|else|for|while|try|except|finally|with|return|"
@@ -70,6 +73,7 @@ def code_blocks(text: str) -> list[CodeBlock]:
     """All fenced blocks of a Markdown text, in order (the last may be incomplete)."""
     blocks: list[CodeBlock] = []
     fence = ""  # the opening fence of the block being read, "" outside blocks
+    indent = 0  # the opening fence's indentation
     lang = ""
     body: list[str] = []
     for line in _lines(text):
@@ -77,15 +81,15 @@ def code_blocks(text: str) -> list[CodeBlock]:
             m = _FENCE.match(line)
             # A backtick fence's info string may not contain backticks (CommonMark).
             if m and not (m["fence"][0] == "`" and "`" in m["info"]):
-                fence, body = m["fence"], []
+                fence, indent, body = m["fence"], len(m["indent"]), []
                 lang = m["info"].split()[0].lower() if m["info"].split() else ""
             continue
-        closing = _closing(line, fence)
+        closing = _closing(line, fence, indent)
         if closing is None:
-            body.append(line)
+            body.append(_dedent(line, indent))
             continue
         if closing:
-            body.append(closing)
+            body.append(_dedent(closing, indent))
         blocks.append(CodeBlock(lang, "\n".join(body), complete=True))
         fence = ""
     if fence:
@@ -107,7 +111,11 @@ def _lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").split("\n")
 
 
-def _closing(line: str, fence: str) -> str | None:
+def _dedent(line: str, indent: int) -> str:
+    return line[min(indent, len(line) - len(line.lstrip(" "))) :]
+
+
+def _closing(line: str, fence: str, indent: int) -> str | None:
     """None if `line` does not close the block; else the code left on it ("" if none)."""
     stripped = line.strip()
     char = fence[0]
@@ -115,7 +123,7 @@ def _closing(line: str, fence: str) -> str | None:
         stripped
         and set(stripped) == {char}
         and len(stripped) >= len(fence)
-        and (len(line) - len(line.lstrip(" ")) <= 3)
+        and (len(line) - len(line.lstrip(" ")) <= indent + 3)
     ):
         return ""
     # Closing fence glued to code: "    return x```". Only for backticks, and only when

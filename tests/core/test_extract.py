@@ -98,6 +98,13 @@ def test_indented_fence_inside_code_is_not_a_fence() -> None:
     assert extract_code(f"```python\n{code}```\n") == code
 
 
+def test_fenced_block_inside_a_list_item_is_dedented() -> None:
+    for pad in ("   ", "    ", "      "):
+        body = "".join(pad + line + "\n" if line else "\n" for line in PROGRAM.split("\n")[:-1])
+        text = f"1. Replace the function:\n\n{pad}```python\n{body}{pad}```\n2. Run it.\n"
+        assert extract_code(text) == PROGRAM
+
+
 def test_crlf_completion() -> None:
     text = f"Sure.\r\n```python\r\n{PROGRAM.replace(chr(10), chr(13) + chr(10))}```\r\n"
     assert extract_code(text) == PROGRAM
@@ -181,6 +188,13 @@ def test_fenced_round_trip(code: str, tag: str, before: str, after: str) -> None
     """Any code in a fenced block comes back unchanged, whatever surrounds it."""
     before = before.replace("{tag}", tag)
     assert extract_code(f"{before}```{tag}\n{code}```{after}") == code
+
+
+@given(code=_CODE, tag=_TAGS, pad=st.sampled_from(["  ", "   ", "    ", "      "]))
+def test_list_item_round_trip(code: str, tag: str, pad: str) -> None:
+    """A block indented inside a Markdown list item comes back without the indentation."""
+    body = "".join(pad + line + "\n" for line in code.split("\n")[:-1])
+    assert extract_code(f"1. The fix:\n{pad}```{tag}\n{body}{pad}```\n2. Done.") == code
 
 
 @given(code=_CODE, tag=_TAGS, before=_PROSE)
