@@ -364,7 +364,5 @@ class Store(StoreReads):  # type: ignore[misc]
     ) -> int:
         """Insert a node exactly as given, with its verdict if it was executed. Returns its id."""
         with self._write():
-            node_id = int(self._insert_node(run_id, node, call_id=call_id, must_be_new=True))
-            if verdict is not None:
-                self._store_verdict(node_id, verdict, self._next_seq(), executed_utc or now_utc())
-        return node_id
+            return int(self._insert_node(run_id, node, call_id=call_id, must_be_new=True,
+                                         verdict=verdict, executed_utc=executed_utc))

@@ -94,26 +94,53 @@ class StoreBase:
         return int(self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM nodes"))
 
     def _insert_node(
-        self, run_id: int, node: NewNode, *, call_id: int | None, must_be_new: bool = False
+        self,
+        run_id: int,
+        node: NewNode,
+        *,
+        call_id: int | None,
+        must_be_new: bool = False,
+        verdict: Verdict | None = None,
+        executed_utc: str | None = None,
     ) -> int:
-        """Insert one node (inside a write transaction); an existing key returns its id."""
+        """Insert one node (inside a write transaction), with its verdict if given.
+
+        An existing key returns the stored node's id, or raises ValueError when
+        ``must_be_new`` (an importer's duplicate line).
+        """
         check(node.kind, KINDS, f"node {node.key!r} kind")
         check(node.origin, ORIGINS, f"node {node.key!r} origin")
-        existing = self._scalar("SELECT id FROM nodes WHERE run_id = ? AND key = ?", (run_id, node.key))
-        if existing is not None:
-            if must_be_new:
-                raise ValueError(f"node key {node.key!r} appears twice")
-            return int(existing)
+        if not must_be_new:
+            existing = self._scalar(
+                "SELECT id FROM nodes WHERE run_id = ? AND key = ?", (run_id, node.key)
+            )
+            if existing is not None:
+                return int(existing)
+        if verdict is not None and node.kind != "program":
+            raise ValueError(f"node {node.key!r} is a feedback and cannot have a verdict")
         parent_id, depth = self._place(run_id, node)
-        cur = self._conn.execute(
-            "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, code, "
-            "tokens, depth, sample_index, call_id, created_utc, meta_json, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, node.task_id, parent_id, node.key, node.kind, node.origin, node.model,
-             node.text, node.code, int(node.tokens), depth, node.sample_index, call_id,
-             node.created_utc or now_utc(), dumps(node.meta), self._next_seq()),
-        )
-        return int(cur.lastrowid or 0)
+        ex = (None,) * 7 if verdict is None else (
+            int(verdict.passed), verdict.fault, verdict.error_message, verdict.isolation,
+            executed_utc or now_utc(), verdict.duration, dumps(verdict.extra))
+        try:
+            cur = self._conn.execute(
+                "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, "
+                "code, tokens, depth, sample_index, call_id, created_utc, meta_json, seq, "
+                "passed, fault, error_message, isolation, executed_utc, exec_duration, "
+                "exec_extra_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, coalesce(?, '{}'))",
+                (run_id, node.task_id, parent_id, node.key, node.kind, node.origin, node.model,
+                 node.text, node.code, int(node.tokens), depth, node.sample_index, call_id,
+                 node.created_utc or now_utc(), dumps(node.meta), self._next_seq(), *ex),
+            )
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise ValueError(f"node key {node.key!r} appears twice") from exc
+            raise
+        node_id = int(cur.lastrowid or 0)
+        if verdict is not None:
+            self._insert_results(node_id, verdict)
+        return node_id
 
     def _place(self, run_id: int, node: NewNode) -> tuple[int | None, int]:
         """The parent id and depth of a new node; ValueError if the tree shape is wrong."""
@@ -151,6 +178,9 @@ class StoreBase:
         if cur.rowcount == 0:
             raise ValueError(f"node {node_id} is not a stored program")
         self._conn.execute("DELETE FROM test_results WHERE node_id = ?", (node_id,))
+        self._insert_results(node_id, verdict)
+
+    def _insert_results(self, node_id: int, verdict: Verdict) -> None:
         self._conn.executemany(
             "INSERT INTO test_results (node_id, test_index, status, input, expected, got, "
             "error_type, message, line, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

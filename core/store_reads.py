@@ -209,10 +209,17 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             for r in rows
         }
 
-    def annotation_queue(self, run_id: int, task_id: str | None = None) -> list[Node]:
-        """Failing programs with no human feedback yet, in task order, shallowest first."""
+    def annotation_queue(
+        self, run_id: int, task_id: str | None = None, limit: int | None = None
+    ) -> list[Node]:
+        """Failing programs with no human feedback yet, in task order, shallowest first.
+
+        ``limit`` caps the list (a large run has thousands; the app needs the next few).
+        """
         extra = "" if task_id is None else " AND p.task_id = ?"
         params: tuple[Any, ...] = (run_id,) if task_id is None else (run_id, task_id)
+        if limit is not None:
+            params = (*params, int(limit))
         rows = self._rows(
             f"""
             SELECT {node_columns('p')} FROM nodes p
@@ -220,7 +227,7 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             WHERE p.run_id = ? AND p.kind = 'program' AND p.passed = 0{extra}
               AND NOT EXISTS (SELECT 1 FROM nodes f WHERE f.parent_id = p.id
                               AND f.kind = 'feedback' AND f.origin = 'human')
-            ORDER BY t.position, p.depth, p.id
+            ORDER BY t.position, p.depth, p.id{"" if limit is None else " LIMIT ?"}
             """,
             params,
         )

@@ -121,7 +121,7 @@ def spec_title(spec: str) -> str:
 
 def build_frozen(rows: list[sqlite3.Row] | list[tuple[Any, ...]]) -> list[FrozenTask]:
     """FrozenTasks from (id, task_id, parent_id, kind, passed, tokens, difficulty) rows
-    ordered by task then id."""
+    ordered by task then id. Passing programs get no repairs; unexecuted ones are left out."""
     children: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     roots: dict[str, list[tuple[Any, ...]]] = {}
     difficulty: dict[str, str | None] = {}
@@ -136,7 +136,8 @@ def build_frozen(rows: list[sqlite3.Row] | list[tuple[Any, ...]]) -> list[Frozen
 
     def sample(program: tuple[Any, ...], extra_tokens: int) -> Sample:
         repairs: list[Sample] = []
-        for fb in children.get(program[0], []):
+        # A passing program ends its branch: any feedback on it is not a repair sample.
+        for fb in [] if program[4] else children.get(program[0], []):
             if fb[3] != "feedback":
                 continue
             repairs.extend(

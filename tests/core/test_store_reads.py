@@ -118,6 +118,7 @@ def test_annotation_queue_lists_failures_without_human_feedback(store: Store) ->
     keys = [n.key for n in store.annotation_queue(run_id)]
     assert keys == ["A|p1|f0|r1", "A|p1|h0|r0", "B|p0", "B|p0|f0|r0"]
     assert [n.key for n in store.annotation_queue(run_id, "B")] == ["B|p0", "B|p0|f0|r0"]
+    assert [n.key for n in store.annotation_queue(run_id, limit=2)] == keys[:2]
 
 
 def test_task_nodes_put_parents_first(store: Store) -> None:
