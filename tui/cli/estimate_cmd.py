@@ -1,0 +1,281 @@
+"""`repair-tui estimate`: pass@t of a stored run, as tables, JSON, CSV or figures."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from repair_tui.tui.cli import add_db_option
+
+if TYPE_CHECKING:
+    from repair_tui.core.metrics_grid import Cell, Grid
+    from rich.console import Console, RenderableType
+
+CSV_FIELDS = (
+    "np", "nfr", "pass_rate", "tokens", "ci_low", "ci_high", "tokens_ci_low", "tokens_ci_high",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "out_of_bounds",
+)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1, e.g. 0.95")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "estimate",
+        help="estimate pass@t of a run: pass rate against tokens for each (np, nfr)",
+        description="Estimate the expected pass rate and tokens of every (np, nfr) policy and "
+        "of the no-repair baseline from a run's frozen trees, exactly, with bootstrap "
+        "confidence intervals over tasks and the normalised heat map.",
+    )
+    parser.add_argument("name", metavar="NAME", help="run name (or id)")
+    add_db_option(parser)
+    for action in parser._actions:  # keep a --db given before the command (argparse copies defaults)
+        if action.dest == "db":
+            action.default = argparse.SUPPRESS
+    parser.add_argument("--np", nargs="+", type=_positive, default=[1, 2, 5, 10, 25], metavar="N",
+                        help="initial programs per task (default: 1 2 5 10 25)")
+    parser.add_argument("--nfr", nargs="+", type=_positive, default=[1, 3, 5, 10], metavar="N",
+                        help="feedback-repairs per failing program (default: 1 3 5 10)")
+    parser.add_argument("--mode", choices=("batch", "dfs", "bfs"), default="batch",
+                        help="batch (all at once), dfs or bfs (stop at the first pass); default batch")
+    parser.add_argument("--difficulty", metavar="D", default=None, help="only tasks of this difficulty")
+    parser.add_argument("--replacement", action="store_true", help="draw programs and repairs with replacement")
+    parser.add_argument("--bootstrap", type=_count, default=1000, metavar="B",
+                        help="bootstrap resamples of the tasks for intervals (0: none; default 1000)")
+    parser.add_argument("--confidence", type=_confidence, default=0.95, metavar="C",
+                        help="interval coverage (default 0.95)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object (cells in 'rows')")
+    out.add_argument("--csv", action="store_true", help="print the rows as CSV")
+    parser.add_argument("--plot", metavar="DIR", type=Path, default=None,
+                        help="also write the two figures as PNG and SVG into DIR (needs the 'plots' extra)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from repair_tui.core.errors import UserError
+    from repair_tui.core.metrics_grid import grid
+    from repair_tui.core.store import Store
+
+    if args.plot is not None:  # fail before the work, not after
+        from repair_tui.core.plots import require_matplotlib
+
+        require_matplotlib()
+    with Store.open(getattr(args, "db", None)) as store:
+        run_ = store.get_run(args.name)
+        tasks = store.frozen_tasks(run_.id, difficulty=args.difficulty)
+    if not tasks:
+        which = f" of difficulty {args.difficulty!r}" if args.difficulty else ""
+        raise UserError(f"run {run_.name!r} has no task{which} with an executed program to estimate from")
+    result = grid(tasks, _unique(args.np), _unique(args.nfr), mode=args.mode, replacement=args.replacement,
+                  bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence)
+    if args.json:
+        print(json.dumps(to_json(result, run_.name, args.difficulty), indent=2))
+    elif args.csv:
+        print(to_csv(result), end="")
+    else:
+        _print_tables(result, run_.name, args.difficulty)
+    if args.plot is not None:
+        from repair_tui.core.plots import write_figures
+
+        paths = write_figures(result, args.plot, run_.name)
+        note = "wrote " + ", ".join(str(p) for p in paths)
+        print(note, file=sys.stderr if args.json or args.csv else sys.stdout)
+    return 0
+
+
+def _unique(values: list[int]) -> list[int]:
+    return sorted(set(values))
+
+
+def _clean(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def to_json(result: Grid, name: str, difficulty: str | None) -> dict[str, Any]:
+    """The --json object: run, settings, ``rows`` (cells then baseline), ``levels``."""
+    body = result.to_dict()
+    body["rows"] = [{k: _clean(v) for k, v in row.items()} for row in body["rows"]]
+    return {"run": name, "difficulty": difficulty, **body}
+
+
+def to_csv(result: Grid) -> str:
+    """The --csv text: one row per cell, then one per baseline point (nfr = 0)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for cell in result.rows():
+        row = cell.to_dict()
+        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def _interval(low: float | None, high: float | None, fmt: str = "pct") -> str:
+    if low is None or high is None:
+        return ""
+    if fmt == "pct":
+        return f"{100 * low:.1f}–{100 * high:.1f}"
+    if fmt == "ratio":
+        return f"{low:.2f}–{high:.2f}"
+    return f"{low:,.0f}–{high:,.0f}"
+
+
+def _ratio_text(cell: Cell) -> str:
+    if cell.out_of_bounds:
+        return "O.O.B."
+    if cell.ratio is None:
+        return "n/a"
+    ci = _interval(cell.ratio_ci_low, cell.ratio_ci_high, "ratio")
+    return f"{cell.ratio:.2f}" + (f" ({ci})" if ci else "")
+
+
+def _heat_style(ratio: float | None, spread: float) -> str:
+    """Background colour from red (worse than the baseline) through yellow to green."""
+    if ratio is None:
+        return "dim"
+    t = max(-1.0, min(1.0, (ratio - 1.0) / spread))
+    if t >= 0:  # yellow (230, 220, 110) -> green (40, 160, 70)
+        rgb = (230 - 190 * t, 220 - 60 * t, 110 - 40 * t)
+    else:  # yellow -> red (200, 50, 40)
+        rgb = (230 + 30 * t, 220 + 170 * t, 110 + 70 * t)
+    r, g, b = (int(round(c)) for c in rgb)
+    return f"black on rgb({r},{g},{b})"
+
+
+def render(result: Grid, name: str, difficulty: str | None = None) -> list[RenderableType]:
+    """The rich renderables the command prints: policies, heat map, baseline, levels."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    conf = f"{result.confidence:.0%}"
+    subset = f", difficulty {difficulty}" if difficulty else ""
+    repl = ", with replacement" if result.replacement else ""
+    boot = f"{conf} bootstrap intervals over tasks ({result.bootstrap} resamples)" if result.bootstrap else "no intervals"
+    head = Text(f"pass@t of run {name}: {result.n_tasks} tasks{subset}, {result.mode}{repl}; {boot}")
+    policies = Table(title="Policies (np programs, nfr repairs per failing program)", title_justify="left",
+                     box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("np", "nfr", "pass rate", f"{conf} CI", "tokens", f"tokens {conf} CI", "vs baseline"):
+        policies.add_column(col, justify="right")
+    for c in result.cells:
+        policies.add_row(str(c.np), str(c.nfr), _pct(c.pass_rate), _interval(c.ci_low, c.ci_high),
+                         f"{c.tokens:,.0f}", _interval(c.tokens_ci_low, c.tokens_ci_high, "tokens"), _ratio_text(c))
+    return [head, policies, _heat_table(result), _baseline_table(result), *_levels_table(result)]
+
+
+def _heat_table(result: Grid) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+
+    ratios = [c.ratio for c in result.cells if c.ratio is not None]
+    spread = max([0.05, *(abs(r - 1.0) for r in ratios)])
+    heat = Table(title="Heat map: pass rate / baseline pass rate at equal tokens (O.O.B.: beyond the "
+                 "largest baseline budget)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    heat.add_column("np \\ nfr", justify="right")
+    for f in result.nfrs:
+        heat.add_column(str(f), justify="center", min_width=7)
+    for n in reversed(result.nps):  # largest np on top, as in the paper
+        cells = [result.cell(n, f) for f in result.nfrs]
+        heat.add_row(str(n), *(
+            f"[{_heat_style(c.ratio, spread)}] {'O.O.B.' if c.out_of_bounds else ('n/a' if c.ratio is None else f'{c.ratio:.2f}')} [/]"
+            for c in cells
+        ))
+    return heat
+
+
+def _shown_k(result: Grid) -> list[int]:
+    """Baseline rows to print: all when few, else 1-5, multiples of 5, the np values, N."""
+    top = len(result.baseline)
+    if top <= 12:
+        return list(range(1, top + 1))
+    keep = {1, 2, 3, 4, 5, top, *(k for k in range(5, top + 1, 5)), *(n for n in result.nps if n <= top)}
+    return sorted(keep)
+
+
+def _baseline_table(result: Grid) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+
+    shown = _shown_k(result)
+    note = "" if len(shown) == len(result.baseline) else " (some k shown; --json or --csv for all)"
+    table = Table(title=f"Baseline: k programs, no repair{note}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    conf = f"{result.confidence:.0%}"
+    for col in ("k", "pass rate", f"{conf} CI", "tokens"):
+        table.add_column(col, justify="right")
+    for k in shown:
+        c = result.baseline[k - 1]
+        table.add_row(str(k), _pct(c.pass_rate), _interval(c.ci_low, c.ci_high), f"{c.tokens:,.0f}")
+    return table
+
+
+def _levels_table(result: Grid) -> list[RenderableType]:
+    from rich import box
+    from rich.table import Table
+
+    deeper = [r for r in result.levels if r.level >= 2]
+    if not deeper:
+        return []
+    fallback = " (batch: bfs has no exact form beyond one level)" if result.levels_mode != result.mode else ""
+    table = Table(title=f"Deeper repair levels: what each level adds{fallback}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("np", "nfr", "level", "pass rate", "+ pass rate", "tokens", "+ tokens"):
+        table.add_column(col, justify="right")
+    for r in deeper:
+        table.add_row(str(r.np), str(r.nfr), str(r.level), _pct(r.pass_rate),
+                      f"{100 * r.added_pass_rate:+.1f} pts", f"{r.tokens:,.0f}", f"{r.added_tokens:+,.0f}")
+    return [table]
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped: do not cut columns
+        console = Console(width=max(console.width, 120))
+    return console
+
+
+def _print_tables(result: Grid, name: str, difficulty: str | None) -> None:
+    console = _console()
+    for item in render(result, name, difficulty):
+        console.print(item)
