@@ -204,12 +204,16 @@ def render(result: Grid, name: str, difficulty: str | None = None) -> list[Rende
 
 def _heat_table(result: Grid) -> RenderableType:
     from rich import box
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     ratios = [c.ratio for c in result.cells if c.ratio is not None]
     spread = max([0.05, *(abs(r - 1.0) for r in ratios)])
-    heat = Table(title="Heat map: pass rate / baseline pass rate at equal tokens (O.O.B.: beyond the "
-                 "largest baseline budget)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    # A title would wrap to the narrow table's width, so the explanation goes above it.
+    note = Text("\nHeat map: pass rate / baseline pass rate at equal tokens "
+                "(O.O.B.: beyond the largest baseline budget)", style="italic")
+    heat = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     heat.add_column("np \\ nfr", justify="right")
     for f in result.nfrs:
         heat.add_column(str(f), justify="center", min_width=7)
@@ -219,7 +223,7 @@ def _heat_table(result: Grid) -> RenderableType:
             f"[{_heat_style(c.ratio, spread)}] {'O.O.B.' if c.out_of_bounds else ('n/a' if c.ratio is None else f'{c.ratio:.2f}')} [/]"
             for c in cells
         ))
-    return heat
+    return Group(note, heat)
 
 
 def _shown_k(result: Grid) -> list[int]:
