@@ -92,7 +92,7 @@ class Packed:
         return sum(1 for lv in self.levels[1:] if lv.count.any())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, which have no single truth value
 class Estimate:
     """Expected pass rate and tokens of one policy, averaged and per task."""
 
