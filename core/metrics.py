@@ -125,25 +125,36 @@ def pack(tasks: Sequence[FrozenTask] | Packed, max_depth: int | None = None) -> 
     levels: list[Level] = []
     rows: list[tuple[Sample, ...]] = [t.programs for t in kept]
     while rows and any(rows) and (max_depth is None or len(levels) <= max_depth):
-        width = max(len(r) for r in rows)
-        tokens = np.zeros((len(rows), width))
-        fail = np.zeros((len(rows), width))
-        count = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        below: list[tuple[Sample, ...]] = []
-        for i, row in enumerate(rows):
-            if row:
-                tokens[i, : len(row)] = [s.tokens for s in row]
-                fail[i, : len(row)] = [not s.passed for s in row]
-            # A passing node's repairs are never drawn, so they are not packed.
-            below.extend(() if s.passed else s.repairs for s in row)
-            below.extend(() for _ in range(width - len(row)))
-        levels.append(Level(tokens, fail, count))
-        rows = below
+        levels.append(_pack_level(rows))
+        rows = _next_rows(rows, levels[-1].width)
     return Packed(
         task_ids=tuple(t.task_id for t in kept),
         difficulties=tuple(t.difficulty for t in kept),
         levels=tuple(levels),
     )
+
+
+def _pack_level(rows: list[tuple[Sample, ...]]) -> Level:
+    count = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    width = int(count.max())
+    flat = [s for row in rows for s in row]
+    mask = np.arange(width)[None, :] < count[:, None]  # row-major, like ``flat``
+    tokens = np.zeros((len(rows), width))
+    fail = np.zeros((len(rows), width))
+    tokens[mask] = np.fromiter((s.tokens for s in flat), dtype=np.float64, count=len(flat))
+    fail[mask] = np.fromiter((not s.passed for s in flat), dtype=np.float64, count=len(flat))
+    return Level(tokens, fail, count)
+
+
+def _next_rows(rows: list[tuple[Sample, ...]], width: int) -> list[tuple[Sample, ...]]:
+    """One row per slot of this level: a failing node's repairs; () for the rest."""
+    below: list[tuple[Sample, ...]] = []
+    pad: list[tuple[Sample, ...]] = [()] * width
+    for row in rows:
+        # A passing node's repairs are never drawn, so they are not packed.
+        below.extend([() if s.passed else s.repairs for s in row])
+        below.extend(pad[len(row):])
+    return below
 
 
 def check_policy(np_: int, nfr: int, mode: str) -> None:

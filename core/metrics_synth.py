@@ -115,7 +115,8 @@ _NUMBER = (int, float)
 
 
 def _sample(item: Any) -> Sample:
-    # Hot loop (one call per program and repair): no string building unless it fails.
+    # Hot loop (one pass per program and repair): no string building unless it fails,
+    # and leaf repairs (most of a file) are read inline rather than by recursion.
     try:
         tokens = item["tokens_generated"]
         passed = bool(item["binary"]) or item.get("fault") == "passed"
@@ -131,7 +132,14 @@ def _sample(item: Any) -> Sample:
     repairs = []
     for i, r in enumerate(raw):
         try:
-            repairs.append(_sample(r))
+            if type(r) is dict and not r.get("repairs"):
+                rt = r["tokens_generated"]
+                if type(rt) in _NUMBER:
+                    repairs.append(Sample(float(rt), bool(r["binary"]) or r.get("fault") == "passed"))
+                    continue
+            repairs.append(_sample(r))  # deeper, or malformed: the full path
+        except KeyError:
+            raise _Bad([f".repairs[{i}]"], "expected an object with 'binary' and 'tokens_generated'") from None
         except _Bad as bad:
             bad.path.insert(0, f".repairs[{i}]")
             raise
