@@ -150,8 +150,12 @@ class OpenAIModel:
         if self._client is None or self._loop is not loop:
             import openai
 
+            # Our own HTTP client: the SDK's default one closes itself from __del__ on
+            # whatever loop is running, which fails noisily once its own loop is gone.
+            http = openai.DefaultAsyncHttpxClient(timeout=self.timeout)
             self._client = openai.AsyncOpenAI(
-                api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+                api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
+                http_client=http,
             )
             self._sem = asyncio.Semaphore(self.concurrency)
             self._loop = loop
@@ -161,7 +165,8 @@ class OpenAIModel:
     async def aclose(self) -> None:
         """Close the HTTP client (if it was used)."""
         client, self._client = self._client, None
-        if client is not None:
+        # Connections made on another (finished) event loop cannot be closed from here.
+        if client is not None and self._loop is asyncio.get_running_loop():
             await client.close()
 
     async def complete(

@@ -209,3 +209,11 @@ def test_bad_server_options_are_rejected() -> None:
         start_sim_server(faults=["404"])
     with pytest.raises(ValueError, match="between 0 and 1"):
         start_sim_server(fault_rate=1.5)
+
+
+def test_one_model_across_several_event_loops(server: SimServerHandle) -> None:
+    m = client(server)
+    for seed in range(3):  # e.g. a UI that runs each action with asyncio.run
+        reply = asyncio.run(m.complete([{"role": "user", "content": "hi"}], seed=seed))
+        assert len(reply.completions) == 1
+    asyncio.run(m.aclose())  # from yet another loop: nothing to close, no error
