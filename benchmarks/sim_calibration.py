@@ -1,13 +1,13 @@
 """Check that the simulated model shows the paper's effects in shape (HumanEval).
 
-Samples n_p programs per task, then n_fr repairs per failing program, in four modes:
-joint self-repair with sim-strong, sim repairing with its own feedback, sim repairing
-with sim-strong's feedback, and sim tests-only repair. Programs are run against
-HumanEval's own tests in a subprocess (one per distinct program AST, cached). Prints
-pass rates, repair success rates, and pass@t of repair vs. the no-repair baseline at
-equal tokens (batch mode, resampled).
+Samples n_p programs per task, then n_fr repairs per failing program, in several modes:
+joint self-repair with sim-strong, sim and sim-weak, sim repairing with its own
+feedback, sim repairing with sim-strong's feedback, and sim tests-only repair. Programs
+run in repair_tui.sandbox (or, with --no-sandbox and HumanEval, in a plain subprocess),
+once per distinct program AST. Prints pass rates, repair success rates, and pass@t of
+repair vs. the no-repair baseline at equal tokens (batch mode, resampled).
 
-    python benchmarks/sim_calibration.py [--limit N] [--np 10] [--nfr 3]
+    python benchmarks/sim_calibration.py [--dataset humaneval] [--limit N] [--np 10] [--nfr 3]
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ except BaseException as exc:
 class Evaluator:
     """Runs programs against HumanEval tests, caching by (task, program AST)."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, sandbox: bool = True) -> None:
+        self.sandbox = sandbox
         self.cache: dict[tuple[str, str], tuple[bool, str]] = {}
         self.pool = ThreadPoolExecutor(workers)
         self.runs = 0
@@ -72,6 +73,11 @@ class Evaluator:
 
     def _run(self, task: Task, code: str) -> tuple[bool, str]:
         self.runs += 1
+        if self.sandbox:
+            from repair_tui.sandbox import run
+
+            verdict = run(code, task.tests)
+            return verdict.passed, verdict.error_message or verdict.fault or ""
         job = json.dumps({"program": code, "test": task.tests["test"], "entry": task.entry_point})
         try:
             out = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=job, text=True,
@@ -167,10 +173,13 @@ async def main() -> None:
     ap.add_argument("--np", type=int, default=10)
     ap.add_argument("--nfr", type=int, default=3)
     ap.add_argument("--base", type=int, default=25, help="programs per task for the baseline curve")
+    ap.add_argument("--dataset", default="humaneval")
+    ap.add_argument("--no-sandbox", action="store_true",
+                    help="run HumanEval checks in a plain subprocess instead of repair_tui.sandbox")
     args = ap.parse_args()
-    tasks = load_dataset("humaneval", limit=args.limit)
+    tasks = load_dataset(args.dataset, limit=args.limit)
     models = {n: SimModel(n, tasks=tasks, load_datasets=False) for n in ("sim", "sim-weak", "sim-strong")}
-    ev = Evaluator()
+    ev = Evaluator(sandbox=not args.no_sandbox)
     start = time.monotonic()
     setups = [
         ("sim-strong joint", "joint", "sim-strong", "sim-strong"),

@@ -81,7 +81,7 @@ PRESETS: dict[str, SimSkill] = {
 }
 # How much harder accurate feedback gets per unit of task difficulty (logit scale).
 FEEDBACK_SLOPE = 0.5
-SYNTAX_BONUS = 1.5  # repair logit bonus for a syntax error the explanation missed
+SYNTAX_BONUS = 1.5  # logit bonus for syntax errors: the error message names the line
 MAX_BUGS = 3
 _SAY_PROGRAM = ("Here is a solution:", "The following program solves the problem.",
                 "Here is my implementation:", "This program follows the specification:")
@@ -221,7 +221,10 @@ class SimModel:
         bug = find_bug(code, task.references)
         if bug is None:
             return no_bug_found(error, rng), False
-        p = sigmoid(logit(self.skill.feedback) - FEEDBACK_SLOPE * difficulty(task))
+        score = logit(self.skill.feedback) - FEEDBACK_SLOPE * difficulty(task)
+        if bug.kind == "syntax":
+            score += SYNTAX_BONUS  # the error message already names the line
+        p = sigmoid(score)
         if rng.random() < p:
             return accurate(bug, error, rng), True
         return misleading(bug, code, rng, solution_start(task, code)), False
