@@ -191,17 +191,19 @@ class OpenAIModel:
             params["stop"] = list(stop)
         result = _Result()
         first = await self._request(messages, n, seed, params, result)
+        result.bodies.append(first)
         got = len(first["choices"])
-        extra_seed = 0
         while got < n:
-            # The server gave `per` choices per request: ask for the rest in parallel.
+            # The server gave `per` choices per request: ask for the rest in parallel,
+            # keeping the bodies in request order so that choices come back in order.
             per = max(1, min(len(first["choices"]), n - got))
             asks = [min(per, n - got - i * per) for i in range(-(-(n - got) // per))]
-            seeds = [None if seed is None else seed + extra_seed + 1 + i for i in range(len(asks))]
-            extra_seed += len(asks)
+            base = len(result.bodies)
+            seeds = [None if seed is None else seed + base + i for i in range(len(asks))]
             bodies = await asyncio.gather(
                 *(self._request(messages, k, s, params, result) for k, s in zip(asks, seeds, strict=True))
             )
+            result.bodies.extend(bodies)
             got += sum(len(b["choices"]) for b in bodies)
         return self._reply(result, n, time.monotonic() - start)
 
@@ -242,7 +244,7 @@ class OpenAIModel:
         params: dict[str, Any],
         result: _Result,
     ) -> dict[str, Any]:
-        """One logical request with our retries; returns the validated response body."""
+        """One logical request with our retries (counted in `result`); its valid body."""
         client, sem = self._bind()
         kwargs = dict(params, n=n)
         if seed is not None:
@@ -251,9 +253,7 @@ class OpenAIModel:
         while True:
             try:
                 async with sem:
-                    body = await self._attempt(client, messages, kwargs)
-                result.bodies.append(body)
-                return body
+                    return await self._attempt(client, messages, kwargs)
             except _Retryable as exc:
                 attempt += 1
                 if attempt > self.max_retries:
@@ -387,6 +387,13 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+_UNREACHABLE = (
+    ("connection refused", ("connection refused", "connect call failed")),
+    ("host not found", ("name or service not known", "nodename nor servname",
+                        "temporary failure in name resolution", "getaddrinfo failed")),
+)
+
+
 def _unreachable_reason(exc: BaseException) -> str | None:
     """'connection refused' or 'host not found' when retrying cannot help, else None."""
     for err in _causes(exc):
@@ -395,12 +402,9 @@ def _unreachable_reason(exc: BaseException) -> str | None:
         if isinstance(err, socket.gaierror):
             return "host not found"
         text = str(err).lower()
-        if "connection refused" in text or "connect call failed" in text:
-            return "connection refused"
-        if "name or service not known" in text or "nodename nor servname" in text:
-            return "host not found"
-        if "temporary failure in name resolution" in text or "getaddrinfo failed" in text:
-            return "host not found"
+        for reason, needles in _UNREACHABLE:
+            if any(needle in text for needle in needles):
+                return reason
     return None
 
 
