@@ -3,15 +3,17 @@
 `SimModel` implements `ChatModel`. It reads repair-tui prompts back (`parse_prompt`),
 recognises the task by its spec text, and answers like a model of a given skill:
 
-- generate: the task's reference solution with cosmetic changes, or a buggy variant
-  of it (`sim_mutate`), with P(correct) = sigmoid(skill.code - difficulty(task));
+- generate: the task's reference solution with cosmetic changes, with P(correct) =
+  sigmoid(ability), ability = skill.code - difficulty(task); else a buggy variant of
+  it (`sim_mutate`), with more bugs the further the task is beyond the model;
 - feedback: an accurate explanation of the program's first difference from the
   reference (`sim_diff`) with P = skill.feedback (lower on hard tasks), else a
   plausible explanation pointing at another line;
-- repair / tests-only / joint: fixes the bug when the explanation in the prompt
-  identifies it (`sim_feedback.identifies`) with P = skill.repair, otherwise with the
-  lower P = skill.misled (explanation given but wrong) or skill.blind (no explanation);
-  a failed repair is another buggy variant. Joint writes its own explanation first.
+- repair / tests-only / joint: fixes that difference with P = sigmoid(ability +
+  offset), the offset being skill.identified when the explanation in the prompt
+  identifies the bug (`sim_feedback.identifies`), skill.misled when it points
+  elsewhere and skill.blind without one; a failed repair is another buggy variant.
+  Joint writes its own explanation first.
 
 Every choice draws from its own RNG seeded with SHA-256 of (model name, seed, messages,
 temperature, choice index), so answers do not depend on timing or call order. At
