@@ -40,6 +40,18 @@ def test_serve_sim_end_to_end(tmp_path: Path) -> None:
     assert "stopped" in err
 
 
+def test_sigterm_stops_the_server_cleanly() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "repair_tui.tui", "serve-sim", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    assert "simulated" in proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -8,7 +8,9 @@ faults to exercise retries. Stops on Ctrl-C (exit 0).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Any
 
 _FAULTS = ("429", "500", "slow", "malformed")
@@ -96,8 +98,24 @@ def run(args: argparse.Namespace) -> int:
     extra = f"; faults: {args.fault_rate:g} of requests ({', '.join(faults)})" if args.fault_rate else ""
     key = "the key given with --api-key" if args.api_key else "any API key"
     print(f"Use {key}{extra}. Press Ctrl-C to stop.", flush=True)
+    previous = _stop_on_signals()
     try:
         wait_forever(handle)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> dict[signal.Signals, Any]:
+    """Stop cleanly on Ctrl-C and on SIGTERM, even when started in the background
+    (where a shell may have set SIGINT to be ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
