@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class Status(str, enum.Enum):
+class Status(str, enum.Enum):  # noqa: UP042 -- str() and format() must stay as they are
     """The status of one test case."""
 
     PASSED = "passed"

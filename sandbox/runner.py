@@ -1,0 +1,282 @@
+"""The caller's side: ``Sandbox`` owns the fork server and turns its frames into Verdicts.
+
+Thread-safe: any number of threads may call ``run`` (the engine uses
+``asyncio.to_thread``); a writer thread sends requests, a reader thread receives
+frames, compares outputs and completes the waiting calls. Concurrency is bounded in
+the server (``workers`` programs at a time, default: the number of cores).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import repair_tui.sandbox._proto as P
+import repair_tui.sandbox.verdict as V
+from repair_tui.sandbox.result import Limits, Verdict
+from repair_tui.sandbox.spec import parse_tests
+
+log = logging.getLogger("repair_tui.sandbox")
+
+ISOLATIONS = ("auto", "rlimits")
+SIMULATE_ENV = "REPAIR_TUI_SANDBOX_SIMULATE_NO_NAMESPACES"  # tests: pretend unshare fails
+SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (its server could not start or died)."""
+
+
+class _Pending:
+    """One submitted program: its tests (with expected outputs) and what came back."""
+
+    def __init__(self, job_id: int, program: str, spec: dict[str, Any], limits: Limits) -> None:
+        self.job_id = job_id
+        self.program = program
+        self.spec = spec
+        self.limits = limits
+        self.raws: dict[int, dict[str, Any]] = {}
+        self.cancel_sent = False
+        self.done = threading.Event()
+        self.verdict: Verdict | None = None
+        self.started = time.monotonic()
+        self.error: str | None = None  # reported by the program's runner
+        self.server: object = None  # the server process it was sent to
+
+
+class Sandbox:
+    """Runs untrusted programs against tests in a separate, confined fork server.
+
+    ``isolation="auto"`` uses Linux namespaces when they can be created here (checked
+    when the server starts; the reason is logged when it falls back), ``"rlimits"``
+    forces the fallback. ``isolation_description`` says what is in force.
+    """
+
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None,  # noqa: B008 -- frozen
+                 isolation: str = "auto") -> None:
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)} (got {isolation!r})")
+        self.limits = limits
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.isolation = isolation
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._outbox: queue.Queue[bytes | None] = queue.Queue()
+        self._closed = False
+        self._description = ""
+        self._base: str | None = None
+        self._start()
+
+    # -- server lifecycle -------------------------------------------------------
+
+    def _start(self) -> None:
+        cmd = [sys.executable, "-I", "-m", "repair_tui.sandbox._server",
+               "--workers", str(self.workers), "--isolation", self.isolation]
+        if os.environ.get(SIMULATE_ENV):
+            cmd.append("--simulate-no-namespaces")
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=dict(SERVER_ENV), cwd="/",
+                                start_new_session=True)
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            hello = P.read_frame(proc.stdout.fileno())
+        except (EOFError, ValueError) as exc:
+            err = proc.stderr.read().decode(errors="replace").strip()
+            proc.kill()
+            proc.wait()
+            raise SandboxError(f"the sandbox server did not start: {err or exc}") from None
+        self._proc = proc
+        self._description = str(hello["isolation"])
+        self._base = str(hello.get("base") or "") or None
+        if not hello.get("namespaces"):
+            level = logging.WARNING if self.isolation == "auto" else logging.INFO
+            log.log(level, "sandbox: Linux namespaces not in use: %s", self._description)
+        self._outbox = queue.Queue()
+        threading.Thread(target=self._read_loop, args=(proc, self._outbox), name="sandbox-reader",
+                         daemon=True).start()
+        threading.Thread(target=self._write_loop, args=(proc, self._outbox), name="sandbox-writer",
+                         daemon=True).start()
+        threading.Thread(target=self._stderr_loop, args=(proc,), name="sandbox-stderr", daemon=True).start()
+
+    @property
+    def isolation_description(self) -> str:
+        """Which isolation is in force, e.g. ``namespaces(pid,mount,net,ipc,uts)+uid+rlimits``."""
+        return self._description
+
+    def close(self) -> None:
+        """Stop the server (programs still running are killed). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            proc = self._proc
+        if proc is not None:
+            self._stop_server(proc)
+
+    def _stop_server(self, proc: subprocess.Popen[bytes]) -> None:
+        self._outbox.put(P.encode({"op": "shutdown"}))
+        self._outbox.put(None)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if self._base and os.path.isdir(self._base):
+            shutil.rmtree(self._base, ignore_errors=True)  # the server died before cleaning up
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running ----------------------------------------------------------------
+
+    def submit(self, program: str, tests: dict[str, Any], limits: Limits | None = None) -> _Pending:
+        """Queue one program; ``wait`` on the returned handle. Raises TestSpecError."""
+        spec = parse_tests(tests)
+        limits = limits or self.limits
+        with self._lock:
+            if self._closed:
+                raise SandboxError("the sandbox is closed")
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()  # the server died (see _read_loop): start a fresh one
+            pending = _Pending(next(self._ids), program, spec, limits)
+            pending.server = self._proc
+            self._pending[pending.job_id] = pending
+            outbox = self._outbox
+        outbox.put(P.encode({"op": "run", "job": _job(pending)}))
+        return pending
+
+    def wait(self, pending: _Pending) -> Verdict:
+        """Block until the program's verdict is ready."""
+        pending.done.wait()
+        assert pending.verdict is not None
+        return pending.verdict
+
+    def run(self, program: str, tests: dict[str, Any], limits: Limits | None = None) -> Verdict:
+        """Run ``program`` against ``tests`` and return its Verdict (blocking, thread-safe)."""
+        return self.wait(self.submit(program, tests, limits))
+
+    def run_many(self, items: Sequence[tuple[str, dict[str, Any]]],
+                 limits: Limits | None = None) -> list[Verdict]:
+        """Run many (program, tests) pairs in parallel; verdicts in the same order."""
+        handles = [self.submit(program, tests, limits) for program, tests in items]
+        return [self.wait(h) for h in handles]
+
+    # -- threads ----------------------------------------------------------------
+
+    def _write_loop(self, proc: subprocess.Popen[bytes], outbox: queue.Queue[bytes | None]) -> None:
+        assert proc.stdin is not None
+        fd = proc.stdin.fileno()
+        while (frame := outbox.get()) is not None:
+            try:
+                P.write_all(fd, frame)
+            except OSError:
+                return
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+
+    def _stderr_loop(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            log.debug("sandbox server: %s", line.decode(errors="replace").rstrip())
+
+    def _read_loop(self, proc: subprocess.Popen[bytes], outbox: queue.Queue[bytes | None]) -> None:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        try:
+            while True:
+                self._on_frame(P.read_frame(fd))
+        except (EOFError, OSError, ValueError):
+            pass
+        proc.wait()
+        outbox.put(None)
+        with self._lock:
+            lost = [p for p in self._pending.values() if p.server is proc]
+            for p in lost:
+                del self._pending[p.job_id]
+            if not self._closed:
+                log.warning("sandbox: the server exited (status %s); restarting on next use", proc.returncode)
+        for pending in lost:  # fail what was in flight rather than hang its callers
+            self._complete(pending, error=f"the sandbox server exited (status {proc.returncode})")
+
+    def _on_frame(self, msg: dict[str, Any]) -> None:
+        with self._lock:
+            pending = self._pending.get(int(msg.get("id", -1)))
+        if pending is None:
+            return
+        ev = msg.get("ev")
+        if ev == "test":
+            self._on_test(pending, msg["raw"])
+        elif ev == "error":
+            pending.error = str(msg.get("message"))
+        elif ev == "done":
+            with self._lock:
+                self._pending.pop(pending.job_id, None)
+            error = pending.error or (None if msg.get("cancelled") else msg.get("error"))
+            self._complete(pending, error=error)
+
+    def _on_test(self, pending: _Pending, raw: dict[str, Any]) -> None:
+        index = int(raw["index"])
+        pending.raws[index] = raw
+        if pending.cancel_sent or not pending.limits.stop_at_first_failure:
+            return
+        result, _ = V.classify(pending.spec, index, raw, pending.limits)
+        if not result.passed:  # stop the remaining tests: the verdict is decided
+            pending.cancel_sent = True
+            self._outbox.put(P.encode({"op": "cancel", "id": pending.job_id}))
+
+    def _complete(self, pending: _Pending, error: str | None) -> None:
+        pending.verdict = V.build_verdict(pending.spec, pending.raws,
+                                          self._description, pending.limits,
+                                          time.monotonic() - pending.started, error)
+        pending.done.set()
+
+
+def _job(pending: _Pending) -> dict[str, Any]:
+    """What the server gets: the program and inputs, never the expected outputs."""
+    spec = pending.spec
+    job: dict[str, Any] = {"id": pending.job_id, "program": pending.program, "style": spec["style"],
+                           "limits": asdict(pending.limits),
+                           "stop_on_error": pending.limits.stop_at_first_failure}
+    if spec["style"] == "assert":
+        job.update(inputs=[None], test=spec["test"], entry_point=spec["entry_point"])
+    else:
+        job["inputs"] = [case["input"] for case in spec["cases"]]
+        if spec["style"] == "call":
+            job["fn_name"] = spec["fn_name"]
+    return job
+
+
+_shared: Sandbox | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_sandbox() -> Sandbox:
+    """The process-wide Sandbox behind ``run``, created on first use, closed at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Sandbox()
+            atexit.register(_shared.close)
+        return _shared
+
+
+def run(program: str, tests: dict[str, Any], limits: Limits | None = None) -> Verdict:
+    """Run one program with the shared Sandbox (see ``Sandbox.run``)."""
+    return shared_sandbox().run(program, tests, limits)
