@@ -359,3 +359,100 @@ def test_check_references_order_chunks_and_progress() -> None:
     assert checks[2].reason == "wrong answer on test 1: Given input:\n1\nthe program printed:\n2"
     assert [len(b) for b in sandbox.batches] == [2, 1]
     assert sorted(c.task_id for c in seen) == ["a", "b", "c", "d"]
+
+
+# ---------------------------------------------------------------- with the real sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Any:
+    from repair_tui.sandbox import Sandbox
+
+    with Sandbox() as box:
+        yield box
+
+
+def test_every_shipped_reference_passes_in_the_sandbox(sandbox: Any) -> None:
+    tasks = load_dataset("apps-sample") + load_dataset("humaneval")
+    checks = check_references(tasks, sandbox)
+    failed = [(c.task_id, c.reason) for c in checks if not c.passed]
+    assert failed == []
+    assert len(checks) == 184
+
+
+def test_check_references_reports_the_reason(sandbox: Any, tmp_path: Path) -> None:
+    good = "a, b = map(int, input().split())\nprint(a + b)\n"
+    rows = [
+        {"id": "good", "spec": "s", "tests": _SUM_TESTS, "reference": good},
+        {"id": "wrong", "spec": "s", "tests": _SUM_TESTS, "reference": good.replace("+", "-")},
+        {"id": "crash", "spec": "s", "tests": _SUM_TESTS, "reference": "print(1 // 0)\n"},
+        {"id": "none", "spec": "s", "tests": _SUM_TESTS},
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    checks = check_references(load_dataset(f"jsonl:{path}"), sandbox)
+    assert [c.passed for c in checks] == [True, False, False, None]
+    assert checks[0].reason is None and checks[0].verdict is not None
+    assert checks[0].verdict.isolation == sandbox.isolation_description
+    assert checks[1].reason and "-1" in checks[1].reason and "3" in checks[1].reason
+    assert checks[2].reason and "ZeroDivisionError" in checks[2].reason
+
+
+_SUM_TESTS = {
+    "style": "stdio",
+    "cases": [{"input": "1 2\n", "output": "3\n"}, {"input": "5 5\n", "output": "10\n"}],
+}
+
+
+# Mutation operators for the shipped references: each yields the variants of one node.
+def _mutants(source: str) -> list[str]:
+    import ast
+    import copy
+
+    swaps: dict[type, type] = {
+        ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+        ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Add: ast.Sub, ast.Sub: ast.Add,
+        ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
+    }  # fmt: skip
+    tree = ast.parse(source)
+    out: list[str] = []
+    for index, node in enumerate(ast.walk(tree)):
+        variants: list[Any] = []
+        if isinstance(node, ast.Compare):
+            variants = [
+                ("ops", k, swaps[type(op)]()) for k, op in enumerate(node.ops) if type(op) in swaps
+            ]
+        elif isinstance(node, ast.BinOp) and type(node.op) in swaps:
+            variants = [("op", None, swaps[type(node.op)]())]
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
+            variants = [("value", None, node.value + 1), ("value", None, node.value - 1)]
+        elif isinstance(node, ast.Return) and node.value is not None:
+            variants = [("value", None, ast.Constant(0))]
+        for attr, k, new in variants:
+            mutant = copy.deepcopy(tree)
+            target = list(ast.walk(mutant))[index]
+            if k is None:
+                setattr(target, attr, new)
+            else:
+                getattr(target, attr)[k] = new
+            out.append(ast.unparse(mutant))
+    return out
+
+
+@pytest.mark.slow
+def test_shipped_tests_catch_simple_bugs(sandbox: Any) -> None:
+    """Flipped comparisons, off-by-one constants, swapped operators and wrong returns
+    in the shipped references fail their tests (apart from a few equivalent mutants)."""
+    from repair_tui.sandbox.result import Limits
+
+    limits = Limits(timeout=1.0, program_timeout=8.0)
+    killed = total = 0
+    for task in load_dataset("apps-sample"):
+        mutants = _mutants(task.references[0])
+        verdicts = sandbox.run_many([(m, task.tests) for m in mutants], limits=limits)
+        dead = sum(not v.passed for v in verdicts)
+        # The survivors, when this was written, were all equivalent mutants (e.g. an
+        # array allocated one element longer); a task's tests must kill all the rest.
+        assert len(mutants) - dead <= max(2, 0.2 * len(mutants)), task.id
+        killed, total = killed + dead, total + len(mutants)
+    assert total > 300 and killed >= 0.9 * total
