@@ -10,8 +10,8 @@ A dataset is named by a *ref*:
 
 `load_dataset` reads a ref with optional filters, `find_task` resolves one
 ``DATASET:ID`` reference, and `check_references` runs reference solutions in the sandbox.
-Every problem with the input raises `DatasetError` with a one-line message naming the
-file (and line, for JSONL).
+Bad input raises `DatasetError` (a `UserError`) with a one-line message naming the file
+(and the line, for JSONL).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ __all__ = [
 
 # The ref forms, for help texts and error messages.
 DATASET_FORMS = "humaneval, apps-sample, apps:PATH, jsonl:PATH"
-_STYLES = ("stdio", "call", "assert")
 
 
 @dataclass(frozen=True)
@@ -142,13 +141,11 @@ def find_task(ref: str) -> Task:
 
 def validate_tests(tests: object, where: str) -> dict[str, Any]:
     """`tests` checked against the sandbox's JSON form; DatasetError naming `where` if bad."""
-    try:
-        from repair_tui.sandbox import parse_tests
-    except ImportError:  # sandbox without a validator: check the shape ourselves
-        return _check_shape(tests, where)
+    from repair_tui.sandbox.spec import TestSpecError, parse_tests
+
     try:
         return dict(parse_tests(tests))
-    except ValueError as exc:  # the sandbox's TestSpecError is a ValueError
+    except TestSpecError as exc:
         raise DatasetError(f"{where}: bad tests: {exc}") from None
 
 
@@ -355,27 +352,6 @@ def _field(row: dict[str, Any], key: str, where: str) -> str:
         problem = "is missing" if value is None else "must be a string"
         raise DatasetError(f"{where}: field {key} {problem}")
     return value
-
-
-def _check_shape(tests: object, where: str) -> dict[str, Any]:
-    if not isinstance(tests, dict):
-        raise DatasetError(f"{where}: no tests (expected an object with a style)")
-    style = tests.get("style")
-    if style not in _STYLES:
-        raise DatasetError(f"{where}: tests style must be one of {', '.join(_STYLES)}")
-    if style == "assert":
-        if not isinstance(tests.get("test"), str) or not tests["test"].strip():
-            raise DatasetError(f"{where}: no tests (assert style needs test code)")
-        return dict(tests)
-    cases = tests.get("cases")
-    if not isinstance(cases, list) or not cases:
-        raise DatasetError(f"{where}: no tests (cases is empty or missing)")
-    for i, case in enumerate(cases):
-        if not isinstance(case, dict) or "input" not in case or "output" not in case:
-            raise DatasetError(f"{where}: tests cases[{i}] needs input and output")
-    if style == "call" and not isinstance(tests.get("fn_name"), str):
-        raise DatasetError(f"{where}: call-style tests need fn_name")
-    return dict(tests)
 
 
 def _reason(verdict: Verdict) -> str | None:
