@@ -265,8 +265,10 @@ def prepare_server_process() -> None:
 def confine_test_process(limits: RunLimits, uid: int | None, workdir: str, namespaces: bool,
                          nproc: int) -> None:
     """Confine this freshly forked test process before the harness runs the program."""
+    # Its own session and process group: kill(0, ...) or killpg from the program must
+    # not reach the server's group (process groups span PID namespaces).
+    os.setsid()
     if not namespaces:
-        os.setsid()  # its own session and process group, killed as one
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the shim's handler is not the program's
     signal.set_wakeup_fd(-1)  # the server's SIGCHLD plumbing is not the program's
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)

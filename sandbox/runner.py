@@ -228,7 +228,9 @@ class Sandbox:
         elif ev == "done":
             with self._lock:
                 self._pending.pop(pending.job_id, None)
-            error = pending.error or (None if msg.get("cancelled") else msg.get("error"))
+            error = pending.error or msg.get("error")
+            if msg.get("cancelled") and not pending.cancel_sent:
+                error = "the sandbox was closed before the program finished"
             self._complete(pending, error=error)
 
     def _on_test(self, pending: _Pending, raw: dict[str, Any]) -> None:

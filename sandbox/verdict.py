@@ -91,7 +91,9 @@ def _exception(report: dict[str, Any], base: dict[str, Any], style: str, stdout:
     if line is None and report.get("test_line") is not None:
         line, place = report.get("test_line"), "tests"
     detail.update(line=line, place=place, text=report.get("text") if place == "program" else None)
-    status = Status.MEMORY_LIMIT if report.get("type") == "MemoryError" else Status.RUNTIME_ERROR
+    # MemoryError, or an OSError with ENOMEM (mmap, thread stacks) past the address-space limit
+    out_of_memory = report.get("type") == "MemoryError" or str(report.get("message")).startswith("[Errno 12]")
+    status = Status.MEMORY_LIMIT if out_of_memory else Status.RUNTIME_ERROR
     return TestResult(status=status, error_type=report.get("type"), message=report.get("message"),
                       line=line, got=render.truncate(stdout) or None if style == "stdio" else None,
                       **base), detail

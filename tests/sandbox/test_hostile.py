@@ -1,0 +1,341 @@
+"""Hostile programs: each gets its expected verdict, the host stays unharmed and no
+process is left behind. Run in both isolation modes; where the fallback cannot stop
+something, the test says so (and docs/sandbox.md lists it)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import pwd
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repair_tui.sandbox import Sandbox, Status
+from sandbox_helpers import assert_host_unharmed, namespaces_available, processes_matching
+
+
+def stdio(output: str = "42") -> dict[str, Any]:
+    return {"style": "stdio", "cases": [{"input": "", "output": output}]}
+
+
+def marker() -> str:
+    return "sbx" + uuid.uuid4().hex[:10]
+
+
+def named(mark: str) -> str:
+    """Program prelude: give this process (and what it forks) a findable name."""
+    return f"import ctypes\nctypes.CDLL(None).prctl(15, b'{mark}', 0, 0, 0)\n"
+
+
+def run_hostile(box: Sandbox, program: str, tests: dict[str, Any], mark: str | None = None) -> Any:
+    verdict = box.run(program, tests)
+    assert not verdict.passed or tests.get("expect_pass"), verdict
+    if mark is not None:
+        assert processes_matching(mark) == [], "the program left processes behind"
+    assert_host_unharmed(box)
+    return verdict
+
+
+def status(verdict: Any) -> Status:
+    return verdict.results[0].status
+
+
+def test_infinite_loop(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    verdict = run_hostile(any_sandbox, named(mark) + "while True:\n    pass\n", stdio(), mark)
+    assert status(verdict) is Status.TIMEOUT
+
+
+def test_long_sleep(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    verdict = run_hostile(any_sandbox, named(mark) + "import time\ntime.sleep(1000)\n", stdio(), mark)
+    assert status(verdict) is Status.TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        ("x = bytearray(20 * 1024**3)", {Status.MEMORY_LIMIT}),
+        ("x = [0] * (20 * 1024**3 // 8)", {Status.MEMORY_LIMIT}),
+        # Touching 2 GiB page by page may take longer than the short test limit.
+        ("x = []\nwhile True:\n    x.append(bytearray(10**8))", {Status.MEMORY_LIMIT, Status.TIMEOUT}),
+    ],
+    ids=["at-once", "list", "bit-by-bit"],
+)
+def test_allocating_20_gb(any_sandbox: Sandbox, program: str, expected: set[Status]) -> None:
+    start = time.monotonic()
+    verdict = run_hostile(any_sandbox, program, stdio())
+    assert status(verdict) in expected
+    assert time.monotonic() - start < 10
+
+
+def test_fork_bomb(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    program = named(mark) + (
+        "import os, time\nwhile True:\n    try:\n        os.fork()\n"
+        "    except OSError:\n        time.sleep(0.001)\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio(), mark)
+    assert status(verdict) in (Status.TIMEOUT, Status.RUNTIME_ERROR)
+
+
+def test_subprocess_bomb(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    program = (
+        "import subprocess\nprocs = []\nwhile True:\n    try:\n"
+        f"        procs.append(subprocess.Popen(['/bin/sh', '-c', 'sleep 1000; true'], env={{'M': '{mark}'}}))\n"
+        "    except OSError:\n        pass\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio(), mark)
+    assert status(verdict) is Status.TIMEOUT
+
+
+def test_printing_gigabytes(any_sandbox: Sandbox) -> None:
+    start = time.monotonic()
+    program = "import sys\nblock = 'x' * (1 << 20)\nwhile True:\n    sys.stdout.write(block)\n"
+    verdict = run_hostile(any_sandbox, program, stdio())
+    assert status(verdict) is Status.OUTPUT_LIMIT
+    assert time.monotonic() - start < 10
+    assert len(verdict.results[0].got or "") < 10_000  # only a truncated piece comes back
+
+
+def test_secrets_in_the_environment_are_not_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-" + uuid.uuid4().hex
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("MY_TOKEN", secret)
+    program = (
+        "import os\nprint(sorted(os.environ.items()))\n"
+        "for path in ('/proc/self/environ', '/proc/1/environ', f'/proc/{os.getppid()}/environ'):\n"
+        "    try:\n        print(open(path, 'rb').read())\n    except OSError as e:\n        print(e)\n"
+    )
+    for isolation in ("auto", "rlimits"):
+        with Sandbox(isolation=isolation) as box:
+            verdict = box.run(program, stdio())
+        got = verdict.results[0].got or ""
+        assert "PATH" in got and secret not in got
+        assert "OPENAI" not in got and "MY_TOKEN" not in got
+
+
+def test_writing_outside_the_work_dir(any_sandbox: Sandbox, tmp_path: Path) -> None:
+    mark = marker()
+    targets = [str(tmp_path / "pwned"), "/usr/pwned-" + mark, "/pwned-" + mark, "/tmp/pwned-" + mark]
+    program = (
+        f"import os\nok = []\nfor path in {targets!r}:\n    try:\n"
+        "        with open(path, 'w') as f:\n            f.write('x')\n        ok.append(path)\n"
+        "    except OSError:\n        pass\nprint(ok)\nopen('mine', 'w').write('fine')\nprint(os.listdir('.'))\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio())
+    got = verdict.results[0].got or ""
+    assert "['mine']" in got  # its own work dir is writable
+    assert not (tmp_path / "pwned").exists()
+    assert not os.path.exists("/usr/pwned-" + mark) and not os.path.exists("/pwned-" + mark)
+    if namespaces_available(any_sandbox):
+        assert got.startswith("[]")
+        assert not os.path.exists("/tmp/pwned-" + mark)
+    else:  # the fallback cannot stop writes to world-writable places such as /tmp
+        if os.path.exists("/tmp/pwned-" + mark):
+            os.unlink("/tmp/pwned-" + mark)
+
+
+def test_reading_the_callers_files(any_sandbox: Sandbox, tmp_path: Path) -> None:
+    answer = "answer-" + uuid.uuid4().hex
+    tests_file = tmp_path / "tests.json"
+    tests_file.write_text(answer)
+    program = f"try:\n    print(open({str(tests_file)!r}).read())\nexcept OSError as e:\n    print(type(e).__name__)\n"
+    verdict = run_hostile(any_sandbox, program, stdio(answer))
+    assert verdict.results[0].status is Status.WRONG_ANSWER
+    assert answer not in (verdict.results[0].got or "")
+
+
+@pytest.fixture
+def listener() -> Any:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.3)
+    yield server
+    server.close()
+
+
+def test_connecting_to_a_local_server(any_sandbox: Sandbox, listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    program = (
+        f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+        "s.sendall(b'stolen')\nprint('connected')\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio("nope"))
+    if namespaces_available(any_sandbox):
+        assert status(verdict) is Status.RUNTIME_ERROR
+        assert verdict.results[0].error_type == "OSError"
+        assert "Network is unreachable" in (verdict.results[0].message or "")
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    else:  # the fallback has no network isolation
+        assert "connected" in (verdict.results[0].got or "")
+
+
+def test_killing_its_parent(any_sandbox: Sandbox) -> None:
+    program = (
+        "import os, signal\nfor target in (os.getppid(), 1, 0, -1):\n    try:\n"
+        "        os.kill(target, signal.SIGKILL)\n    except OSError:\n        pass\nprint(42)\n"
+    )
+    before = any_sandbox._proc.pid if any_sandbox._proc else None
+    verdict = any_sandbox.run(program, stdio())
+    assert verdict.results[0].status in (Status.PASSED, Status.RUNTIME_ERROR)
+    assert_host_unharmed(any_sandbox)
+    assert any_sandbox._proc is not None and any_sandbox._proc.pid == before  # not restarted
+
+
+def test_double_forked_daemon_that_acts_later(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    flag = f"/tmp/{mark}-acted"
+    program = named(mark) + (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        f"        time.sleep(1.0)\n        open({flag!r}, 'w').write('acted')\n        os._exit(0)\n"
+        "    os._exit(0)\nprint(42)\n"
+    )
+    verdict = run_hostile(any_sandbox, program, {**stdio(), "expect_pass": True}, mark)
+    assert verdict.passed
+    time.sleep(1.5)
+    assert processes_matching(mark) == []
+    assert not os.path.exists(flag)
+
+
+@pytest.mark.parametrize("style", ["stdio", "call", "assert"])
+@pytest.mark.parametrize("ending", ["import sys\nsys.exit(0)", "import os\nos._exit(0)",
+                                    "print('passed')\nprint('All tests passed')\nimport sys\nsys.exit(0)"])
+def test_exiting_early_never_passes(any_sandbox: Sandbox, style: str, ending: str) -> None:
+    tests: dict[str, Any]
+    if style == "stdio":
+        tests = stdio()
+    elif style == "call":
+        tests = {"style": "call", "fn_name": "f", "cases": [{"input": [], "output": 42}]}
+    else:
+        tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert c() == 42\n"}
+    verdict = run_hostile(any_sandbox, ending + "\ndef f():\n    return 42\n", tests)
+    assert not verdict.passed
+
+
+def test_segfault(any_sandbox: Sandbox) -> None:
+    verdict = run_hostile(any_sandbox, "import ctypes\nctypes.string_at(0)\n", stdio())
+    assert status(verdict) is Status.RUNTIME_ERROR
+    assert verdict.results[0].error_type == "SIGSEGV"
+    assert "segmentation fault" in (verdict.error_message or "")
+
+
+def test_recursion_bomb(any_sandbox: Sandbox) -> None:
+    verdict = run_hostile(any_sandbox, "def f(n):\n    return f(n + 1)\nf(0)\n", stdio())
+    assert (verdict.results[0].error_type, verdict.results[0].line) == ("RecursionError", 2)
+
+
+def test_unbounded_recursion_bomb(any_sandbox: Sandbox) -> None:
+    program = "import sys\nsys.setrecursionlimit(10**9)\ndef f(n):\n    return [n] + f(n + 1)\nf(0)\n"
+    verdict = run_hostile(any_sandbox, program, stdio())
+    assert status(verdict) in (Status.RUNTIME_ERROR, Status.MEMORY_LIMIT, Status.TIMEOUT)
+
+
+def test_ignoring_sigterm(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    program = named(mark) + (
+        "import signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):\n"
+        "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio(), mark)
+    assert status(verdict) is Status.TIMEOUT
+
+
+def test_thousands_of_threads(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    program = named(mark) + (
+        "import threading, time\nthreads = [threading.Thread(target=time.sleep, args=(100,), daemon=True)"
+        " for _ in range(5000)]\nfor t in threads:\n    t.start()\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio(), mark)
+    assert status(verdict) in (Status.RUNTIME_ERROR, Status.MEMORY_LIMIT)
+
+
+def test_forging_the_result_channel(any_sandbox: Sandbox) -> None:
+    program = (
+        "import json, os, struct\nbody = json.dumps({'kind': 'checked', 'token': '0' * 32}).encode()\n"
+        "os.write(3, struct.pack('>I', len(body)) + body)\nos._exit(0)\n"
+    )
+    tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert c() == 1\n"}
+    verdict = run_hostile(any_sandbox, program, tests)
+    assert "interfered with the sandbox" in (verdict.error_message or "")
+
+
+@pytest.mark.parametrize("sabotage", ["os.close(3)", "os.dup2(1, 3)", "os.write(3, b'passed')"])
+def test_tampering_with_the_result_channel(any_sandbox: Sandbox, sabotage: str) -> None:
+    tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert c() == 1\n"}
+    verdict = run_hostile(any_sandbox, f"import os\n{sabotage}\ndef f():\n    return 1\n", tests)
+    assert status(verdict) is Status.RUNTIME_ERROR
+
+
+def test_replacing_builtins_used_by_the_check(any_sandbox: Sandbox) -> None:
+    program = "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 99\n"
+    tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert abs(c(1) - 1) < 1e-9\n"}
+    verdict = run_hostile(any_sandbox, program, tests)
+    assert "replaced builtins (abs)" in (verdict.error_message or "")
+
+
+def test_rigged_equality_in_call_style(any_sandbox: Sandbox) -> None:
+    program = "class Yes(int):\n    def __eq__(self, other):\n        return True\ndef f():\n    return Yes(1)\n"
+    tests = {"style": "call", "fn_name": "f", "cases": [{"input": [], "output": 7}]}
+    verdict = run_hostile(any_sandbox, program, tests)
+    assert status(verdict) is Status.WRONG_ANSWER and verdict.results[0].got == "1"
+
+
+def test_exhausting_file_descriptors(any_sandbox: Sandbox) -> None:
+    program = "files = []\nwhile True:\n    files.append(open('/dev/null'))\n"
+    verdict = run_hostile(any_sandbox, program, stdio())
+    assert verdict.results[0].error_type == "OSError"
+    assert "Too many open files" in (verdict.results[0].message or "")
+
+
+def test_filling_and_locking_the_work_dir_does_not_leak_into_the_next_test(any_sandbox: Sandbox) -> None:
+    program = (
+        "import os\nos.makedirs('d/e')\nopen('d/e/f', 'w').write('x')\nos.chmod('d/e', 0)\nos.chmod('d', 0)\n"
+        "with open('big', 'wb') as f:\n    while True:\n        f.write(b'x' * (1 << 20))\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio())
+    assert status(verdict) is Status.RUNTIME_ERROR  # EFBIG / ENOSPC
+    assert any_sandbox.run("import os\nprint(os.listdir('.'))", stdio("[]")).passed
+
+
+def test_system_v_shared_memory_dies_with_the_program(sandbox: Sandbox) -> None:
+    if not namespaces_available(sandbox):
+        pytest.skip("needs namespaces (the fallback cannot reclaim System V objects)")
+    key = int(uuid.uuid4().hex[:7], 16)
+    program = (
+        f"import ctypes\nlibc = ctypes.CDLL(None)\nshm = libc.shmget({key}, 1 << 20, 0o1600)\n"
+        "print(shm >= 0)\n"
+    )
+    verdict = run_hostile(sandbox, program, {**stdio("True"), "expect_pass": True})
+    assert verdict.passed
+    with open("/proc/sysvipc/shm") as f:
+        keys = {int(line.split()[0]) for line in f.readlines()[1:]}
+    assert key not in keys
+
+
+def test_the_program_sees_no_other_process_nor_the_users_files(sandbox: Sandbox, tmp_path: Path) -> None:
+    if not namespaces_available(sandbox):
+        pytest.skip("needs namespaces")
+    repo = Path(__file__).resolve().parents[2]
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    program = (
+        f"import os\ntry:\n    home = os.listdir({home!r})\nexcept OSError:\n    home = []\n"
+        f"print(os.getpid(), os.path.exists('/proc/1'), os.path.exists({str(repo)!r}), os.path.exists({str(tmp_path)!r}))\n"
+        "print(home)\n"
+    )
+    verdict = sandbox.run(program, stdio())
+    first, second = (verdict.results[0].got or "").splitlines()
+    assert first.split() == ["1", "False", "False", "False"]
+    # Only the way to the Python installation is visible in the home dir, if it lives there.
+    python_dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    allowed = {Path(p).relative_to(home).parts[0] for p in python_dirs if p.startswith(home + "/")}
+    assert set(ast.literal_eval(second)) <= allowed

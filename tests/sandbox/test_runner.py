@@ -1,0 +1,162 @@
+"""The caller's side: thread safety, order, the shared sandbox, the server's life cycle
+and the isolation choice (including the fallback when namespaces cannot be created)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import repair_tui.sandbox as sandbox_pkg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from repair_tui.sandbox import Sandbox, SandboxError, Status, TestSpecError, run
+from sandbox_helpers import FAST, descendants, server_pid
+
+ECHO = {"style": "stdio", "cases": [{"input": "7\n", "output": "7\n"}]}
+
+
+def square_tests(n: int) -> dict[str, Any]:
+    return {"style": "call", "fn_name": "f", "cases": [{"input": [n], "output": n * n}]}
+
+
+def test_run_is_thread_safe(sandbox: Sandbox) -> None:
+    program = "def f(n):\n    return n * n if n % 3 else n + 1\n"
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        verdicts = list(pool.map(lambda n: sandbox.run(program, square_tests(n)), range(40)))
+    assert [v.passed for v in verdicts] == [n % 3 != 0 for n in range(40)]
+
+
+def test_run_many_keeps_the_order(sandbox: Sandbox) -> None:
+    items = [(f"def f(n):\n    return {k}\n", square_tests(k)) for k in range(12)]
+    items[5] = ("def f(n):\n    return -1\n", square_tests(5))
+    verdicts = sandbox.run_many(items)
+    assert [v.passed for v in verdicts] == [k in (0, 1) for k in range(12)]
+    assert verdicts[5].results[0].got == "-1"
+
+
+def test_run_many_runs_programs_in_parallel(sandbox: Sandbox) -> None:
+    items = [("import time\ntime.sleep(0.3)\nprint(7)", ECHO)] * 4
+    start = time.monotonic()
+    assert all(v.passed for v in sandbox.run_many(items))
+    assert sandbox.workers == 2
+    assert time.monotonic() - start < 4 * 0.3 + 2.0  # not strictly serial, with slack for slow machines
+
+
+def test_bad_tests_raise_before_anything_runs(sandbox: Sandbox) -> None:
+    with pytest.raises(TestSpecError, match=r"cases\[0\]\.output is missing"):
+        sandbox.run("print(1)", {"style": "stdio", "cases": [{"input": ""}]})
+
+
+def test_the_module_level_run_uses_one_shared_sandbox() -> None:
+    first = run("print(input())", ECHO)
+    assert first.passed
+    assert sandbox_pkg.shared_sandbox() is sandbox_pkg.shared_sandbox()
+    assert first.isolation == sandbox_pkg.shared_sandbox().isolation_description
+
+
+def test_isolation_description_and_verdicts_agree(sandbox: Sandbox) -> None:
+    description = sandbox.isolation_description
+    assert description.startswith(("namespaces", "rlimits"))
+    assert sandbox.run("print(input())", ECHO).isolation == description
+
+
+def test_unknown_isolation_is_refused() -> None:
+    with pytest.raises(ValueError, match="isolation must be one of auto, rlimits"):
+        Sandbox(isolation="docker")
+
+
+def test_closed_sandbox_refuses_work_and_removes_its_files() -> None:
+    box = Sandbox(limits=FAST, workers=1)
+    assert box.run("print(input())", ECHO).passed
+    base = box._base
+    proc = box._proc
+    box.close()
+    box.close()  # idempotent
+    assert proc is not None and proc.poll() is not None
+    assert base is not None and not os.path.exists(base)
+    with pytest.raises(SandboxError):
+        box.run("print(1)", ECHO)
+
+
+def test_closing_kills_programs_still_running() -> None:
+    box = Sandbox(limits=FAST, workers=1)
+    proc = box._proc
+    assert proc is not None
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(box.run("import time\ntime.sleep(100)", ECHO)))
+    thread.start()
+    time.sleep(0.2)
+    box.close()
+    thread.join(10)
+    assert not thread.is_alive() and results and not results[0].passed
+    assert proc.poll() is not None
+
+
+def test_a_dead_server_fails_its_programs_and_is_restarted() -> None:
+    with Sandbox(limits=FAST, workers=1) as box:
+        pid = server_pid(box)
+        results: list[Any] = []
+        thread = threading.Thread(target=lambda: results.append(box.run("import time\ntime.sleep(100)", ECHO)))
+        thread.start()
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        thread.join(10)
+        verdict = results[0]
+        assert not verdict.passed and verdict.results[0].status is Status.RUNTIME_ERROR
+        assert "sandbox server exited" in (verdict.extra.get("sandbox_error") or "")
+        time.sleep(0.1)
+        assert box.run("print(input())", ECHO).passed  # a fresh server
+        assert server_pid(box) != pid
+
+
+def test_fallback_is_forced_by_isolation_rlimits(fallback: Sandbox) -> None:
+    assert fallback.isolation_description.startswith("rlimits")
+    assert "no namespaces: forced by isolation='rlimits'" in fallback.isolation_description
+    assert fallback.run("print(input())", ECHO).passed
+
+
+def test_fallback_when_namespaces_cannot_be_created(monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("REPAIR_TUI_SANDBOX_SIMULATE_NO_NAMESPACES", "1")
+    with caplog.at_level(logging.WARNING, logger="repair_tui.sandbox"), Sandbox(limits=FAST, workers=1) as box:
+        assert box.isolation_description.startswith("rlimits")
+        assert "Operation not permitted (simulated)" in box.isolation_description
+        verdict = box.run("import os\nprint(os.getpid() != 1)", {"style": "stdio", "cases": [
+            {"input": "", "output": "True"}]})
+        assert verdict.passed and verdict.isolation == box.isolation_description
+    assert any("namespaces not in use" in r.getMessage() for r in caplog.records)
+
+
+def test_the_server_is_a_fresh_isolated_interpreter(sandbox: Sandbox) -> None:
+    pid = server_pid(sandbox)
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    assert argv[1:4] == [b"-I", b"-m", b"repair_tui.sandbox._server"]
+    assert os.getppid() != pid and descendants(os.getpid()).count(pid) == 1
+    with open(f"/proc/{pid}/status") as f:
+        threads = next(line for line in f if line.startswith("Threads:"))
+    assert threads.split()[1] == "1"  # single-threaded: safe to fork
+
+
+def test_the_server_imports_no_module_with_fork_hooks() -> None:
+    code = ("import sys, repair_tui.sandbox._server\n"
+            "print([m for m in ('threading', 'logging', 'random', 'subprocess') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=60))
+def test_any_source_gets_a_verdict(sandbox: Sandbox, source: str) -> None:
+    verdict = sandbox.run(source, ECHO)
+    assert len(verdict.results) == 1
+    assert isinstance(verdict.results[0].status, Status)
+    assert verdict.passed == (verdict.results[0].status is Status.PASSED)
