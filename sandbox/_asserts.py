@@ -10,6 +10,7 @@ Runs inside the test process, on test code (trusted), never on the program.
 from __future__ import annotations
 
 import ast
+import marshal
 import reprlib
 from types import CodeType, TracebackType
 from typing import Any
@@ -57,21 +58,38 @@ def _unwrap(node: ast.expr) -> ast.expr:
 class CheckCode:
     """The compiled test code and what is needed to explain its failures."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, compiled: bytes | None = None) -> None:
+        """Compile ``source``, or take the code already compiled (``marshal`` bytes of
+        ``code``) and parse the source again only if an assertion fails."""
         self.source = source
-        tree = ast.parse(source, TEST_FILENAME)
-        capture = _Capture()
-        capture.visit(tree)  # positions are kept, so failures map back to the source
+        self._asserts: list[ast.Assert] | None = None
+        self.instrumented: dict[int, str] = {}
+        if compiled is not None:
+            self.code: CodeType = marshal.loads(compiled)
+            return
         try:
-            self.code: CodeType = compile(tree, TEST_FILENAME, "exec", dont_inherit=True)
-            self.instrumented = capture.instrumented
+            self.code = compile(self._parse(), TEST_FILENAME, "exec", dont_inherit=True)
         except SyntaxError:  # e.g. a walrus where it is not allowed: run the check as written
             self.code = compile(source, TEST_FILENAME, "exec", dont_inherit=True)
             self.instrumented = {}
+
+    def _parse(self) -> ast.Module:
+        tree = ast.parse(self.source, TEST_FILENAME)
+        capture = _Capture()
+        capture.visit(tree)  # positions are kept, so failures map back to the source
         self._asserts = capture.asserts
+        self.instrumented = capture.instrumented
+        return tree
+
+    def compiled(self) -> bytes:
+        """The code as ``marshal`` bytes, for a process that should not compile it again."""
+        return marshal.dumps(self.code)
 
     def statement_at(self, line: int) -> ast.Assert | None:
         """The assert statement covering ``line`` (the innermost one)."""
+        if self._asserts is None:
+            self._parse()
+        assert self._asserts is not None
         found = [a for a in self._asserts if a.lineno <= line <= (a.end_lineno or a.lineno)]
         return max(found, key=lambda a: a.lineno) if found else None
 
@@ -87,7 +105,7 @@ class CheckCode:
         if last is None or last.tb_frame.f_code.co_filename != TEST_FILENAME:
             return None
         line = last.tb_lineno
-        node = self.statement_at(line)
+        node = self.statement_at(line)  # parses the source if we only had the code
         source = ast.get_source_segment(self.source, node) if node else None
         info: dict[str, Any] = {
             "line": node.lineno if node else line,

@@ -14,6 +14,7 @@ hooks would run in every test process and double the cost of a fork.
 
 from __future__ import annotations
 
+import binascii
 import collections
 import contextlib
 import gc
@@ -21,7 +22,6 @@ import importlib
 import json
 import os
 import select
-import signal
 import sys
 import time
 from typing import Any
@@ -30,9 +30,10 @@ import repair_tui.sandbox._child as _child
 import repair_tui.sandbox._jail as _jail
 import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
-import repair_tui.sandbox._reap as _reap
+import repair_tui.sandbox._zygote as _zygote
 from repair_tui.sandbox._asserts import CheckCode
 from repair_tui.sandbox._testproc import TestProcess
+from repair_tui.sandbox._zygote import Link
 
 # Imported once here so that programs find them already loaded after the fork.
 PRELOAD = [
@@ -133,10 +134,10 @@ def setup(isolation: str, workers: int, simulate_failure: bool) -> tuple[_jail.C
 class Server:
     """The poll loop: requests in, raw outcomes out, ``workers`` programs at a time."""
 
-    def __init__(self, conf: _jail.Confinement, pidns_fd: int | None, workers: int,
+    def __init__(self, conf: _jail.Confinement, link: Link, workers: int,
                  req_fd: int, resp_fd: int) -> None:
         self.conf = conf
-        self.pidns_fd = pidns_fd
+        self.link = link
         self.req_fd = req_fd
         self.resp_fd = resp_fd
         self.free = list(range(workers))[::-1]
@@ -144,13 +145,6 @@ class Server:
         self.programs: dict[int, _Program] = {}  # running, by job id
         self.by_fd: dict[int, _Program] = {}  # test pipes -> their program
         self.by_pid: dict[int, _Program] = {}  # test processes -> their program
-        # Exits arrive as SIGCHLD through a wakeup pipe: a pidfd turns readable before
-        # a PID-namespace init can be reaped, and waiting there would stall the loop.
-        self.wakeup_r, wakeup_w = os.pipe()
-        for fd in (self.wakeup_r, wakeup_w):
-            os.set_blocking(fd, False)
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
         self.poller = select.poll()
         self.reader = P.FrameReader()
         self.closing = False
@@ -159,13 +153,13 @@ class Server:
         """Run until the caller closes stdin (or asks to shut down) and all tests ended."""
         os.set_blocking(self.req_fd, False)
         self.poller.register(self.req_fd, select.POLLIN)
-        self.poller.register(self.wakeup_r, select.POLLIN)
+        self.poller.register(self.link.sock.fileno(), select.POLLIN)
         while not (self.closing and not self.programs):
             for fd, _ in self.poller.poll(self._poll_timeout()):
                 if fd == self.req_fd:
                     self._read_requests()
-                elif fd == self.wakeup_r:
-                    self._reap()
+                elif fd == self.link.sock.fileno():
+                    self._from_zygote()
                 elif fd in self.by_fd:
                     self._on_test_event(fd)
             self._enforce_deadlines()
@@ -225,10 +219,12 @@ class Server:
         limits = _jail.RunLimits(job["limits"])
         budget = max(limits.program_timeout, limits.per_test)
         if job["style"] == "assert":
-            # Compiled once here (it is the dataset's code), inherited by every fork; if it
-            # does not compile, the test process tries again and reports the error.
+            # Compiled here once (it is the dataset's code) and sent as marshal bytes: the
+            # zygote, whose every write costs a copy-on-write fault, only unmarshals it.
             with contextlib.suppress(SyntaxError, ValueError):
-                job["_check_code"] = CheckCode(str(job["test"]))
+                code = CheckCode(str(job["test"])).compiled()
+                job["check_code"] = binascii.b2a_base64(code, newline=False).decode()
+        self.link.send({"op": "job", "job": job})
         program = _Program(job, self.free.pop(), limits, time.monotonic() + budget)
         self.programs[job["id"]] = program
         self._next_test(program)
@@ -246,11 +242,10 @@ class Server:
                 "index": program.next_index, "timed_out": True, "program_timeout": True}})
             self._end_program(program)
             return
-        test = TestProcess(job, program.next_index, program.slot, self.conf, self.pidns_fd,
+        test = TestProcess(job, program.next_index, program.slot, self.conf,
                            now + min(program.limits.per_test, remaining))
-        test.spawn()
+        test.spawn(self.link)
         program.current = test
-        self.by_pid[test.pid] = program
         for fd in test.fds:
             self.by_fd[fd] = program
             self.poller.register(fd, select.POLLIN)
@@ -261,30 +256,34 @@ class Server:
         if not test.on_readable(fd):
             self._forget(fd)
 
-    def _reap(self) -> None:
-        """Collect every exited child; finish the tests they were."""
-        try:
-            while os.read(self.wakeup_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            program = self.by_pid.pop(pid, None)
-            if program is not None:  # else an orphan re-parented to us (fallback mode)
-                self._test_ended(program, status, usage)
+    def _from_zygote(self) -> None:
+        """Forks and exits reported by the zygote."""
+        messages = self.link.receive()
+        if messages is None:
+            raise SystemExit("repair_tui.sandbox._server: the zygote died")
+        for msg, fds in messages:
+            program = self.programs.get(int(msg.get("id", -1)))
+            if msg["ev"] == "spawned":
+                if program is None or program.current is None:  # cannot happen; be safe
+                    for fd in fds:
+                        os.close(fd)
+                    continue
+                program.current.spawned(int(msg["pid"]), fds[0])
+                self.by_pid[int(msg["pid"])] = program
+            elif msg["ev"] == "spawn_failed" and program is not None and program.current:
+                program.current.spawn_error = str(msg["error"])
+                self._test_ended(program, 122 << 8, 0.0)
+            elif msg["ev"] == "exited":
+                program = self.by_pid.pop(int(msg["pid"]), None)
+                if program is not None:
+                    self._test_ended(program, int(msg["status"]), float(msg["cpu"]))
 
-    def _test_ended(self, program: _Program, status: int, usage: Any) -> None:
+    def _test_ended(self, program: _Program, status: int, cpu_seconds: float) -> None:
         test = program.current
         assert test is not None
         for other in list(test.fds):
             self._forget(other)
-        raw = test.finish(status, usage)
+        raw = test.finish(status, cpu_seconds)
         program.current = None
         if program.cancelled:
             self._end_program(program)
@@ -305,6 +304,7 @@ class Server:
 
     def _end_program(self, program: _Program) -> None:
         self.programs.pop(program.job["id"], None)
+        self.link.send({"op": "forget", "id": program.job["id"]})
         self.free.append(program.slot)
         self._send({"id": program.job["id"], "ev": "done", "cancelled": program.cancelled})
 
@@ -317,26 +317,9 @@ class Server:
             if test.backstop is not None and now >= test.backstop:
                 test.kill("backstop")  # a shim ignored SIGTERM: SIGKILL, then sweep orphans
                 test.backstop = None
-                self._sweep_orphans()
+                self.link.send({"op": "sweep"})
             elif test.kill_reason is None and now >= test.deadline:
                 test.kill("timeout")
-
-    def _sweep_orphans(self) -> None:
-        """Kill processes re-parented to us from a killed shim (fallback mode only)."""
-        if self.conf.namespaces:
-            return
-        me = os.getpid()
-        active = {p.current.pid for p in self.programs.values() if p.current}
-        for _ in range(100):
-            orphans = [p for p, pp in _reap._parents().items() if pp == me and p not in active]
-            if not orphans:
-                return
-            for pid in orphans:
-                for victim in [pid, *_reap.descendants(pid)]:
-                    with contextlib.suppress(OSError):
-                        os.kill(victim, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
 
 
 def _options(argv: list[str]) -> tuple[int, str, bool]:
@@ -376,11 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
     _jail.prepare_server_process()
     _child.prepare_streams()
-    server = Server(conf, pidns_fd, workers, req_fd, resp_fd)
+    gc.collect()
+    gc.freeze()  # the zygote and its forks then touch fewer pages
+    _zygote_pid, link = _zygote.start(conf, pidns_fd)
+    server = Server(conf, link, workers, req_fd, resp_fd)
     server._send({"ev": "hello", "isolation": conf.description, "namespaces": conf.namespaces,
                   "pid": os.getpid(), "base": conf.base, "workers": workers})
-    gc.collect()
-    gc.freeze()  # forked children then touch fewer pages of ours
     server.serve()
     return 0
 

@@ -1,31 +1,23 @@
-"""One test case in one fresh process, forked by the server and watched by it.
+"""One test case as the server sees it: its pipes, its deadline, its raw outcome.
 
-With namespaces the forked process is PID 1 of its own PID namespace: it enters new
-mount/network/IPC/UTS namespaces, confines itself and runs the harness. Its exit, or
-the server's SIGKILL, ends the namespace and with it everything the program started.
-Without namespaces it is a *shim*: a child subreaper that forks the confined test
-process, waits, sweeps every descendant and exits mirroring the test's status.
-
-The server reads the test's stdout, stderr and result pipes with caps, enforces the
-deadline, and turns what it saw into a raw outcome. It never has expected outputs.
+The process itself is forked by the zygote (``_zygote``, ``_spawn``); the server keeps
+the read ends of its stdout, stderr and result pipes and a pidfd to signal it, reads
+with caps, enforces the deadline, and turns what it saw into a raw outcome. It never
+has expected outputs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import resource
 import signal
 import time
-from typing import Any, NoReturn
+from typing import Any
 
-import repair_tui.sandbox._child as _child
 import repair_tui.sandbox._jail as _jail
-import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
-import repair_tui.sandbox._reap as _reap
+from repair_tui.sandbox._zygote import Link
 
 STDERR_KEEP = 4096  # bytes of stderr sent back (the end of it)
 SHIM_GRACE = 2.0  # seconds a shim gets to clean up after SIGTERM before SIGKILL
@@ -45,14 +37,12 @@ class TestProcess:
     __test__ = False  # not a pytest class
 
     def __init__(self, job: dict[str, Any], index: int, slot: int, conf: _jail.Confinement,
-                 pidns_fd: int | None, deadline: float) -> None:
+                 deadline: float) -> None:
         self.job = job
         self.index = index
         self.slot = slot
         self.conf = conf
-        self.pidns_fd = pidns_fd
         self.limits = _jail.RunLimits(job["limits"])
-        self.uid = conf.uid_for(slot)
         self.deadline = deadline
         self.token = os.urandom(16).hex()
         self.bufs = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray()}
@@ -63,11 +53,10 @@ class TestProcess:
         self.backstop: float | None = None  # when a shim that ignored SIGTERM gets SIGKILL
         self.pid = self.pidfd = -1
         self.start = 0.0
+        self.spawn_error: str | None = None
 
-    # -- server side ------------------------------------------------------------
-
-    def spawn(self) -> None:
-        """Fork the test process (PID 1 of a new PID namespace when namespaces are on)."""
+    def spawn(self, link: Link) -> None:
+        """Ask the zygote to fork the test process, handing it the pipes' other ends."""
         stdin_fd = os.memfd_create("input", 0)
         if self.job["style"] == "stdio":
             P.write_all(stdin_fd, str(self.job["inputs"][self.index]).encode())
@@ -75,22 +64,22 @@ class TestProcess:
         pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
         child_fds = [stdin_fd] + [w for _, w in pipes.values()]
         self.start = time.monotonic()
-        if self.pidns_fd is not None:
-            L.unshare(L.CLONE_NEWPID)  # our next child is PID 1 of a new namespace
         try:
-            pid = os.fork()
-            if pid == 0:
-                self._child_main(child_fds)
+            link.send({"op": "spawn", "id": self.job["id"], "index": self.index, "slot": self.slot,
+                       "token": self.token, "fds": 1}, child_fds)
         finally:
-            if self.pidns_fd is not None:
-                L.setns(self.pidns_fd, L.CLONE_NEWPID)
-        for fd in child_fds:
-            os.close(fd)
-        self.pid = pid
-        self.pidfd = os.pidfd_open(pid)
+            for fd in child_fds:  # in flight now: the zygote holds its own copies
+                os.close(fd)
         for name, (r, _) in pipes.items():
             os.set_blocking(r, False)
             self.fds[r] = name
+
+    def spawned(self, pid: int, pidfd: int) -> None:
+        """The zygote forked it: its pid and a pidfd to signal it by."""
+        self.pid, self.pidfd = pid, pidfd
+        if self.kill_reason is not None:  # killed before we knew it
+            reason, self.kill_reason = self.kill_reason, None
+            self.kill(reason)
 
     def on_readable(self, fd: int) -> bool:
         """Read what a pipe has; False at EOF (the caller stops polling it)."""
@@ -115,6 +104,8 @@ class TestProcess:
         """Stop the test now; ``reason`` is recorded (timeout, output_limit:..., cancelled)."""
         if self.kill_reason is None:
             self.kill_reason = reason
+        if self.pidfd < 0:
+            return  # not forked yet: ``spawned`` delivers it
         if self.conf.namespaces or self.backstop is not None:
             sig = signal.SIGKILL
         else:  # the shim cleans up on SIGTERM; SIGKILL would orphan the program's processes
@@ -123,7 +114,7 @@ class TestProcess:
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(self.pidfd, sig)
 
-    def finish(self, status: int, usage: resource.struct_rusage) -> dict[str, Any]:
+    def finish(self, status: int, cpu_seconds: float) -> dict[str, Any]:
         """The process was reaped (``status``): read the rest of its output; the raw outcome."""
         duration = time.monotonic() - self.start
         end = time.monotonic() + 1.0
@@ -142,12 +133,13 @@ class TestProcess:
             "duration": round(duration, 6),
             "exit_code": code if code >= 0 else None,
             "signal": -code if code < 0 else None,
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 6),
+            "cpu_seconds": round(cpu_seconds, 6),
             "timed_out": reason in ("timeout", "backstop"),
             "killed": reason or None,
             "output_limit": reason.split(":", 1)[1] if reason.startswith("output_limit:") else None,
             "stdout": bytes(self.bufs["stdout"][: self.caps["stdout"]]).decode("utf-8", "replace"),
-            "stderr": bytes(self.bufs["stderr"][-STDERR_KEEP:]).decode("utf-8", "replace"),
+            "stderr": bytes(self.bufs["stderr"][-STDERR_KEEP:]).decode("utf-8", "replace")
+            + (f"sandbox: could not start the test: {self.spawn_error}\n" if self.spawn_error else ""),
             "report": report,
             "report_problem": problem,
         }
@@ -160,71 +152,6 @@ class TestProcess:
                 os.close(fd)
         self.fds.clear()
         self.pidfd = -1
-
-    # -- child side -------------------------------------------------------------
-
-    def _child_main(self, fds: list[int]) -> NoReturn:
-        try:
-            L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so do we
-            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
-            for target, fd in enumerate(high):
-                os.dup2(fd, target)
-            os.closerange(4, 1 << 20)  # the server's protocol, other tests' pipes
-            L.set_name("sbx-test")
-            if self.conf.namespaces:
-                _jail.enter_test_namespaces()
-                _jail.confine_test_process(self.limits, self.uid, _jail.slot_workdir(self.slot),
-                                           True, self.limits.max_processes)
-                _child.run(self.job, self.index, self.token)
-            self._shim()
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                os.write(2, f"sandbox: could not start the test: {type(exc).__name__}: {exc}\n".encode())
-        os._exit(122)
-
-    def _shim(self) -> NoReturn:
-        """Fallback: fork the test, wait, kill every descendant, mirror the test's status."""
-        L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
-        workdir = os.path.join(self.conf.base, f"job{self.job['id']}-test{self.index}")
-        os.mkdir(workdir, 0o700)
-        nproc = self.limits.max_processes
-        if self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
-        else:  # our own uid: RLIMIT_NPROC counts the user's other processes too
-            nproc += _jail.count_processes(os.getuid())
-        signal.signal(signal.SIGTERM, _raise_stop)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _jail.confine_test_process(self.limits, self.uid, workdir, False, nproc)
-                _child.run(self.job, self.index, self.token)
-            except BaseException as exc:
-                os.write(2, f"sandbox: could not start the test: {exc}\n".encode())
-            os._exit(122)
-        for fd in range(4):
-            os.close(fd)  # only the test holds the pipes: EOF means it is gone
-        try:
-            _, status = os.waitpid(pid, 0)
-        except _Stop:
-            _reap.kill_all_descendants(group=pid)
-            status = signal.SIGKILL  # a wait status meaning "killed by SIGKILL"
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _reap.kill_all_descendants(group=pid)
-        _jail.clear_dir(workdir, remove=True)
-        _mirror(status)
-
-
-def _mirror(status: int) -> NoReturn:
-    """Exit the way the test did: same exit code, or killed by the same signal."""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-        os._exit(128 + sig)
-    os._exit(os.waitstatus_to_exitcode(status))
-
 
 def parse_report(data: bytes, token: str) -> tuple[dict[str, Any] | None, str | None]:
     """The harness's one frame, if it is exactly one frame with the right token."""

@@ -32,6 +32,7 @@ log = logging.getLogger("repair_tui.sandbox")
 
 ISOLATIONS = ("auto", "rlimits")
 SIMULATE_ENV = "REPAIR_TUI_SANDBOX_SIMULATE_NO_NAMESPACES"  # tests: pretend unshare fails
+STALE_DIR = "/tmp"  # where servers make their dirs (they run with no TMPDIR)
 SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
@@ -84,6 +85,7 @@ class Sandbox:
     # -- server lifecycle -------------------------------------------------------
 
     def _start(self) -> None:
+        _remove_stale_dirs()
         cmd = [sys.executable, "-I", "-m", "repair_tui.sandbox._server",
                "--workers", str(self.workers), "--isolation", self.isolation]
         if os.environ.get(SIMULATE_ENV):
@@ -248,6 +250,23 @@ class Sandbox:
                                           self._description, pending.limits,
                                           time.monotonic() - pending.started, error)
         pending.done.set()
+
+
+def _remove_stale_dirs() -> None:
+    """Remove the temp dirs of servers that died without their caller cleaning up.
+
+    A server in namespace mode cannot remove its own dir (it no longer sees the host's
+    files); its caller does on close, but not if the caller was killed.
+    """
+    try:
+        names = os.listdir(STALE_DIR)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        ours = name.startswith("repair-tui-sandbox-") and len(parts) == 5 and parts[3].isdigit()
+        if ours and not os.path.exists(f"/proc/{parts[3]}"):
+            shutil.rmtree(os.path.join(STALE_DIR, name), ignore_errors=True)
 
 
 def _job(pending: _Pending) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""Forking one test process, and what that process does before the harness runs.
+
+Called in the zygote (see ``_zygote``). With namespaces the new process is PID 1 of its
+own PID namespace: it enters a new IPC namespace, confines itself and runs the harness;
+its exit, or a SIGKILL, ends the namespace and everything the program started. Without
+namespaces it is a *shim*: a child subreaper that forks the confined test process,
+waits, sweeps every descendant and exits mirroring the test's status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import resource
+import signal
+from typing import Any, NoReturn
+
+import repair_tui.sandbox._child as _child
+import repair_tui.sandbox._jail as _jail
+import repair_tui.sandbox._linux as L
+import repair_tui.sandbox._reap as _reap
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+class TestSpec:
+    """Everything a test process needs, all of it inherited through the fork."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, conf: _jail.Confinement, job: dict[str, Any], index: int, slot: int,
+                 token: str) -> None:
+        self.conf = conf
+        self.job = job
+        self.index = index
+        self.slot = slot
+        self.token = token
+        self.limits = _jail.RunLimits(job["limits"])
+        self.uid = conf.uid_for(slot)
+
+
+def fork_test(spec: TestSpec, fds: list[int], pidns_fd: int | None) -> int:
+    """Fork the test process with ``fds`` (stdin, stdout, stderr, result) as its 0-3."""
+    if pidns_fd is not None:
+        L.unshare(L.CLONE_NEWPID)  # our next child is PID 1 of a new namespace
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _child_main(spec, fds)
+    finally:
+        if pidns_fd is not None:
+            L.setns(pidns_fd, L.CLONE_NEWPID)
+    return pid
+
+
+def _child_main(spec: TestSpec, fds: list[int]) -> NoReturn:
+    try:
+        L.set_name("sbx-test")
+        L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote died: so do we
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        os.closerange(4, 1 << 20)  # the server's sockets, other tests' pipes
+        if spec.conf.namespaces:
+            _jail.enter_test_namespaces()
+            _jail.confine_test_process(spec.limits, spec.uid, _jail.slot_workdir(spec.slot),
+                                       True, spec.limits.max_processes)
+            _child.run(spec.job, spec.index, spec.token)
+        _shim(spec)
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):
+            os.write(2, f"sandbox: could not start the test: {type(exc).__name__}: {exc}\n".encode())
+    os._exit(122)
+
+
+def _shim(spec: TestSpec) -> NoReturn:
+    """Fallback: fork the test, wait, kill every descendant, mirror the test's status."""
+    L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
+    workdir = os.path.join(spec.conf.base, f"job{spec.job['id']}-test{spec.index}")
+    os.mkdir(workdir, 0o700)
+    nproc = spec.limits.max_processes
+    if spec.uid is not None:
+        os.chown(workdir, spec.uid, spec.uid)
+    else:  # our own uid: RLIMIT_NPROC counts the user's other processes too
+        nproc += _jail.count_processes(os.getuid())
+    signal.signal(signal.SIGTERM, _raise_stop)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _jail.confine_test_process(spec.limits, spec.uid, workdir, False, nproc)
+            _child.run(spec.job, spec.index, spec.token)
+        except BaseException as exc:
+            os.write(2, f"sandbox: could not start the test: {exc}\n".encode())
+        os._exit(122)
+    for fd in range(4):
+        os.close(fd)  # only the test holds the pipes: EOF means it is gone
+    try:
+        _, status = os.waitpid(pid, 0)
+    except _Stop:
+        _reap.kill_all_descendants(group=pid)
+        status = signal.SIGKILL  # a wait status meaning "killed by SIGKILL"
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _reap.kill_all_descendants(group=pid)
+    _jail.clear_dir(workdir, remove=True)
+    _mirror(status)
+
+
+def _mirror(status: int) -> NoReturn:
+    """Exit the way the test did: same exit code, or killed by the same signal."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status))

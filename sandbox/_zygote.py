@@ -1,0 +1,184 @@
+"""The zygote: the process that forks test processes, so that the server does not.
+
+Every fork makes the forking process's memory copy-on-write: the server, busy with its
+event loop, then paid hundreds of page faults per test. The zygote is forked from the
+server once, right after the preloading, and does little but fork: it gets jobs and
+``spawn`` requests (with the test's pipe ends attached) over a Unix socket, answers
+``spawned`` (with a pidfd attached) and, when a test process ends, ``exited``.
+Messages are frames (``_proto``); file descriptors travel with SCM_RIGHTS.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+from collections import deque
+from typing import Any, NoReturn
+
+import repair_tui.sandbox._jail as _jail
+import repair_tui.sandbox._linux as L
+import repair_tui.sandbox._proto as P
+import repair_tui.sandbox._reap as _reap
+import repair_tui.sandbox._spawn as _spawn
+from repair_tui.sandbox._asserts import CheckCode
+
+RECV_SIZE = 1 << 20
+MAX_FDS = 8
+
+
+class Link:
+    """One end of the server-zygote socket: frames out, frames (and fds) in."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = P.FrameReader()
+        self.fd_batches: deque[list[int]] = deque()
+
+    def send(self, msg: dict[str, Any], fds: list[int] | None = None) -> None:
+        """Send one frame (blocking), with ``fds`` attached to its first byte."""
+        data = P.encode(msg)
+        sent = socket.send_fds(self.sock, [data], fds) if fds else self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
+
+    def receive(self) -> list[tuple[dict[str, Any], list[int]]] | None:
+        """The frames now complete, each with the fds that came with it; None at EOF.
+
+        A recvmsg on a Unix stream socket never returns data of two messages when the
+        second carries fds, so fd batches arrive in message order.
+        """
+        data, fds, _flags, _addr = socket.recv_fds(self.sock, RECV_SIZE, MAX_FDS)
+        if not data:
+            return None
+        if fds:
+            self.fd_batches.append(fds)
+        out = []
+        for body in self.reader.feed(data):
+            msg = json.loads(body)
+            batch = self.fd_batches.popleft() if msg.get("fds") else []
+            out.append((msg, batch))
+        return out
+
+
+def start(conf: _jail.Confinement, pidns_fd: int | None) -> tuple[int, Link]:
+    """Fork the zygote; its pid and the server's end of the link."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        _Zygote(Link(theirs), conf, pidns_fd).serve()
+    theirs.close()
+    return pid, Link(ours)
+
+
+class _Zygote:
+    def __init__(self, link: Link, conf: _jail.Confinement, pidns_fd: int | None) -> None:
+        self.link = link
+        self.conf = conf
+        self.pidns_fd = pidns_fd
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.tests: set[int] = set()  # pids of live test processes
+
+    def serve(self) -> NoReturn:
+        L.set_name("sbx-zygote")
+        L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so do we (and our tests)
+        L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
+        keep = {self.link.sock.fileno(), *([self.pidns_fd] if self.pidns_fd is not None else [])}
+        for fd in range(3, 1 << 10):  # the server's protocol pipes are not ours
+            if fd not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        poller = select.poll()
+        poller.register(self.link.sock.fileno(), select.POLLIN)
+        poller.register(wake_r, select.POLLIN)
+        while True:
+            for fd, _ in poller.poll():
+                if fd == wake_r:
+                    _drain(wake_r)
+                    self._reap()
+                elif not self._read():
+                    os._exit(0)  # the server closed the link
+
+    def _read(self) -> bool:
+        messages = self.link.receive()
+        if messages is None:
+            return False
+        for msg, fds in messages:
+            op = msg["op"]
+            if op == "job":
+                job = msg["job"]
+                if job.get("check_code"):  # compiled by the server; every fork inherits it
+                    code = binascii.a2b_base64(job.pop("check_code"))
+                    job["_check_code"] = CheckCode(str(job["test"]), code)
+                self.jobs[int(job["id"])] = job
+            elif op == "forget":
+                self.jobs.pop(int(msg["id"]), None)
+            elif op == "spawn":
+                self._spawn(msg, fds)
+            elif op == "sweep":
+                self._sweep()
+        return True
+
+    def _spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
+        spec = _spawn.TestSpec(self.conf, self.jobs[int(msg["id"])], int(msg["index"]),
+                               int(msg["slot"]), str(msg["token"]))
+        try:
+            pid = _spawn.fork_test(spec, fds, self.pidns_fd)
+        except OSError as exc:  # e.g. EAGAIN: report it as this test's failure
+            self.link.send({"ev": "spawn_failed", "id": msg["id"], "error": str(exc)})
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.tests.add(pid)
+        pidfd = os.pidfd_open(pid)
+        try:
+            self.link.send({"ev": "spawned", "id": msg["id"], "index": msg["index"], "pid": pid,
+                            "fds": 1}, [pidfd])
+        finally:
+            os.close(pidfd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.tests:  # else an orphan re-parented to us (fallback mode)
+                self.tests.discard(pid)
+                self.link.send({"ev": "exited", "pid": pid, "status": status,
+                                "cpu": usage.ru_utime + usage.ru_stime})
+
+    def _sweep(self) -> None:
+        """Kill processes re-parented to us from a killed shim (fallback mode only)."""
+        me = os.getpid()
+        for _ in range(100):
+            orphans = [p for p, pp in _reap._parents().items() if pp == me and p not in self.tests]
+            if not orphans:
+                return
+            for pid in orphans:
+                for victim in [pid, *_reap.descendants(pid)]:
+                    with contextlib.suppress(OSError):
+                        os.kill(victim, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
