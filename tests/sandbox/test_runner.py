@@ -18,7 +18,7 @@ import repair_tui.sandbox as sandbox_pkg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repair_tui.sandbox import Sandbox, SandboxError, Status, TestSpecError, run
-from sandbox_helpers import FAST, descendants, server_pid
+from sandbox_helpers import FAST, descendants, processes_matching, server_pid
 
 ECHO = {"style": "stdio", "cases": [{"input": "7\n", "output": "7\n"}]}
 
@@ -160,3 +160,25 @@ def test_any_source_gets_a_verdict(sandbox: Sandbox, source: str) -> None:
     assert len(verdict.results) == 1
     assert isinstance(verdict.results[0].status, Status)
     assert verdict.passed == (verdict.results[0].status is Status.PASSED)
+
+
+def test_tests_are_forked_by_the_zygote_not_the_server(sandbox: Sandbox) -> None:
+    mark = "sbxz" + str(os.getpid())
+    program = f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{mark}', 0, 0, 0)\ntime.sleep(0.3)\nprint(7)"
+    thread = threading.Thread(target=lambda: sandbox.run(program, ECHO))
+    thread.start()
+    try:
+        for _ in range(100):
+            found = processes_matching(mark)
+            if found:
+                break
+            time.sleep(0.01)
+        assert found
+        with open(f"/proc/{found[0]}/stat") as f:
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{parent}/comm") as f:
+            assert f.read().strip() == "sbx-zygote"
+        with open(f"/proc/{parent}/stat") as f:
+            assert int(f.read().rsplit(")", 1)[1].split()[1]) == server_pid(sandbox)
+    finally:
+        thread.join()
