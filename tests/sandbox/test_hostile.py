@@ -325,11 +325,13 @@ def test_system_v_shared_memory_dies_with_the_program(sandbox: Sandbox) -> None:
 def test_the_program_sees_no_other_process_nor_the_users_files(sandbox: Sandbox, tmp_path: Path) -> None:
     if not namespaces_available(sandbox):
         pytest.skip("needs namespaces")
+    # The repository's files stay hidden; its directory itself may show as the way
+    # to a virtual environment created inside it (the Python installation is bound).
     repo = Path(__file__).resolve().parents[2]
     home = pwd.getpwuid(os.getuid()).pw_dir
     program = (
         f"import os\ntry:\n    home = os.listdir({home!r})\nexcept OSError:\n    home = []\n"
-        f"print(os.getpid(), os.path.exists('/proc/1'), os.path.exists({str(repo)!r}), os.path.exists({str(tmp_path)!r}))\n"
+        f"print(os.getpid(), os.path.exists('/proc/1'), os.path.exists({str(repo / 'pyproject.toml')!r}), os.path.exists({str(tmp_path)!r}))\n"
         "print(home)\n"
     )
     verdict = sandbox.run(program, stdio())

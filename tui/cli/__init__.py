@@ -28,12 +28,16 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def add_db_option(parser: argparse.ArgumentParser) -> None:
-    """The shared ``--db PATH`` option (default: $REPAIR_TUI_DB or the user's data dir)."""
+def add_db_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """The shared ``--db PATH`` option (default: $REPAIR_TUI_DB or the user's data dir).
+
+    argparse copies a subcommand's defaults over the main parser's values, so on a
+    subcommand the default is SUPPRESS: ``repair-tui --db X runs`` keeps X.
+    """
     parser.add_argument(
         "--db",
         metavar="PATH",
-        default=None,
+        default=None if top_level else argparse.SUPPRESS,
         help="SQLite database (default: $REPAIR_TUI_DB or $XDG_DATA_HOME/repair-tui/repair.db)",
     )
 
@@ -44,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run, store and inspect LLM self-repair on code. "
         "With no command, opens the app on the database.",
     )
-    add_db_option(parser)
+    add_db_option(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

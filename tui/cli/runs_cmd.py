@@ -10,15 +10,8 @@ from repair_tui.tui.cli import add_db_option
 
 
 def db_option(parser: argparse.ArgumentParser) -> None:
-    """``--db`` on a subcommand that does not hide a ``--db`` given before the command.
-
-    argparse copies a subparser's defaults over the main parser's values, so with a
-    plain default ``repair-tui --db X runs`` would lose X; SUPPRESS keeps it.
-    """
+    """``--db`` on a subcommand (kept for the commands that import it from here)."""
     add_db_option(parser)
-    for action in parser._actions:
-        if action.dest == "db":
-            action.default = argparse.SUPPRESS
 
 
 def register(subparsers: Any) -> None:
