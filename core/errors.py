@@ -18,3 +18,11 @@ class DatasetError(UserError):
 
 class ModelError(UserError):
     """A model endpoint could not be used: wrong key, unknown model, unreachable server."""
+
+
+class CallError(ModelError):
+    """One model call failed after its retries, or the server rejected that request.
+
+    Unlike other `ModelError`s (wrong key, unknown model, unreachable server) the
+    endpoint itself works: a run records the failed call and goes on without it.
+    """

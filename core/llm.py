@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from repair_tui.core.errors import ModelError
+from repair_tui.core.errors import CallError, ModelError
 
 if TYPE_CHECKING:
     from repair_tui.core.datasets import Task
@@ -257,7 +257,7 @@ class OpenAIModel:
             except _Retryable as exc:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise ModelError(
+                    raise CallError(
                         f"model {self.name!r} at {self.base_url}: giving up after "
                         f"{attempt} attempts ({self.max_retries} retries); last error: {exc.status}"
                     ) from None
@@ -315,7 +315,7 @@ class OpenAIModel:
             raise ModelError(f"{where}: access denied (403): {message}") from None
         if status == 404 or code == "model_not_found":
             raise ModelError(f"{where}: unknown model ({status}): {message}") from None
-        raise ModelError(f"{where}: request rejected ({status}): {message}") from None
+        raise CallError(f"{where}: request rejected ({status}): {message}") from None
 
 
 def _server_message(exc: Any) -> str:

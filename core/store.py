@@ -240,6 +240,20 @@ class Store(StoreReads):  # type: ignore[misc]
             node_ids = [self._insert_node(run_id, n, call_id=call_id) for n in nodes]
         return self.get_call(call_id), [self.get_node(i) for i in node_ids]
 
+    def call_nodes(self, call_id: int) -> list[Node]:
+        """The nodes a stored call produced, in the order they were stored."""
+        return list(self._nodes_where("call_id = ?", (call_id,)))
+
+    def children(self, node_id: int) -> list[Node]:
+        """A node's direct children (feedback of a program, repairs of a feedback)."""
+        return list(self._nodes_where("parent_id = ?", (node_id,)))
+
+    def human_feedback(self, run_id: int) -> list[Node]:
+        """Every feedback a person wrote in a run, in the order it was stored."""
+        return list(self._nodes_where(
+            "run_id = ? AND kind = 'feedback' AND origin = 'human'", (run_id,)
+        ))
+
     def get_call_by_key(self, run_id: int, key: str) -> Call | None:
         row = self._row("SELECT * FROM calls WHERE run_id = ? AND key = ?", (run_id, key))
         return None if row is None else row_to_call(row)
