@@ -1,0 +1,253 @@
+"""The repair-tui Textual app: one Store, the screen stack, live polling and engines.
+
+``RepairApp`` opens ONE ``Store`` at mount (``app.store``) and closes it at unmount.
+Every ~0.5 s it polls ``store.data_version()`` (a cheap PRAGMA) and, when anyone
+committed, posts ``DataChanged`` to the active screen, which re-reads only what it
+shows. ``engine_for(run_id)`` hands screens a cached ``core.engine.Engine`` per run.
+A database with no runs gets the bundled sample runs (``load_sample_runs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from repair_tui.tui.messages import DataChanged, EngineReported
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+if TYPE_CHECKING:
+    from repair_tui.core.engine import Engine
+    from repair_tui.core.store import Store
+
+SAMPLE_SUFFIX = ".jsonl.gz"
+
+
+def bundled_samples() -> Traversable:
+    """The folder of sample runs shipped in the ``repair_tui.sample_runs`` package."""
+    return files("repair_tui.sample_runs")
+
+
+def sample_name(path: Path) -> str:
+    """The run name a sample file asks for: its header's run name, else the file stem."""
+    from repair_tui.core.errors import UserError
+    from repair_tui.core.store_io import json_lines
+
+    stem = path.name[: -len(SAMPLE_SUFFIX)] if path.name.endswith(SAMPLE_SUFFIX) else path.stem
+    try:
+        for _, first in json_lines(path):
+            run = first.get("run")
+            name = run.get("name") if isinstance(run, dict) else None
+            return name if isinstance(name, str) and name.strip() == name and name else stem
+    except UserError:
+        pass  # import_run reports the problem with its line number
+    return stem
+
+
+def load_sample_runs(store: Store, folder: Traversable | Path) -> list[str]:
+    """Import every ``*.jsonl.gz`` in ``folder`` into ``store``; returns the names loaded.
+
+    Files are read in name order, never written. A name already in the database is
+    skipped, so loading twice adds nothing.
+    """
+    from repair_tui.core.store_io import import_run
+
+    loaded: list[str] = []
+    entries = sorted(
+        (e for e in _entries(folder) if e.name.endswith(SAMPLE_SUFFIX) and e.is_file()),
+        key=lambda e: e.name,
+    )
+    for entry in entries:
+        # A package folder may live in a zip: as_file gives a real path for the importer.
+        with as_file(entry) as path:
+            name = sample_name(Path(path))
+            if store.find_run(name) is None:
+                import_run(store, path, name)
+                loaded.append(name)
+    return loaded
+
+
+def _entries(folder: Traversable | Path) -> Iterator[Traversable]:
+    try:
+        yield from folder.iterdir()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+
+
+class RepairApp(App[None]):
+    """Browse runs and repair trees; act on them through the engine."""
+
+    CSS_PATH = ["app.tcss"]
+    TITLE = "repair-tui"
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="app.help",
+                tooltip="List the keys of this screen"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave repair-tui"),
+    ]
+
+    def __init__(
+        self,
+        store_path: str | Path,
+        *,
+        api_key: str | None = None,
+        sandbox_factory: Callable[[], Any] | None = None,
+        samples: Traversable | Path | None = None,
+        load_samples: bool = True,
+        poll_interval: float = 0.5,
+    ) -> None:
+        """``samples``: folder of sample runs for an empty database (default: bundled)."""
+        super().__init__()
+        self.store_path = store_path
+        self.api_key = api_key
+        self.sandbox_factory = sandbox_factory
+        self.samples = samples
+        self.load_samples = load_samples
+        self.poll_interval = poll_interval
+        self._engines: dict[int, Engine] = {}
+        self._version = -1
+        self.loaded_samples: list[str] = []
+
+    # --- life cycle ------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from repair_tui.core.store import Store
+        from repair_tui.tui.screens.runs import RunsScreen
+
+        self.store = Store.open(self.store_path)
+        self._version = self.store.data_version()
+        self.push_screen(RunsScreen())
+        if self.load_samples and not self.store.run_names():
+            self._start_sample_load()
+        self.set_interval(self.poll_interval, self.poll_data, name="poll-data")
+
+    async def on_unmount(self) -> None:
+        engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            with contextlib.suppress(Exception):  # one failing must not keep others open
+                await engine.aclose()
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+
+    # --- live updates ----------------------------------------------------------
+
+    def poll_data(self) -> bool:
+        """Post ``DataChanged`` to the active screen if the database changed; True if so."""
+        version = self.store.data_version()
+        if version == self._version:
+            return False
+        self._version = version
+        self.screen.post_message(DataChanged())
+        return True
+
+    # --- sample runs -----------------------------------------------------------
+
+    def _start_sample_load(self) -> None:
+        from repair_tui.core.db import resolve_db_path
+
+        folder = self.samples if self.samples is not None else bundled_samples()
+        if isinstance(resolve_db_path(self.store_path), Path):
+            self._load_samples_in_thread(folder)
+        else:  # an in-memory database is private to this connection
+            self._samples_loaded(load_sample_runs(self.store, folder))
+
+    @work(thread=True, exclusive=True, group="samples", exit_on_error=False)
+    def _load_samples_in_thread(self, folder: Traversable | Path) -> None:
+        """Import the samples on a connection of this thread, so the screen stays live."""
+        from repair_tui.core.errors import UserError
+        from repair_tui.core.store import Store
+
+        try:
+            with Store.open(self.store_path) as store:
+                names = load_sample_runs(store, folder)
+        except UserError as exc:
+            self.call_from_thread(self.notify, f"Sample runs not loaded: {exc}",
+                                  severity="error")
+            return
+        self.call_from_thread(self._samples_loaded, names)
+
+    def _samples_loaded(self, names: list[str]) -> None:
+        self.loaded_samples = names
+        if names:
+            self.notify(f"Loaded {len(names)} sample run(s) into the empty database: "
+                        + ", ".join(names), title="Sample runs")
+        self.poll_data()
+
+    # --- engines ---------------------------------------------------------------
+
+    def engine_for(self, run_id: int) -> Engine:
+        """The engine of a run, opened on first use and closed when the app ends."""
+        engine = self._engines.get(run_id)
+        if engine is None:
+            from repair_tui.core.engine import open_engine
+
+            sandbox = self.sandbox_factory() if self.sandbox_factory is not None else None
+            engine = open_engine(self.store, run_id, sink=self._engine_event,
+                                 api_key=self.api_key, sandbox=sandbox)
+            self._engines[run_id] = engine
+        return engine
+
+    def _engine_event(self, event: object) -> None:
+        # The engine runs in async workers on this loop, so posting is safe here.
+        self.screen.post_message(EngineReported(event))
+
+    # --- screens and actions ---------------------------------------------------
+
+    def open_screen(self, module: str, name: str, *args: Any) -> bool:
+        """Push ``repair_tui.tui.screens.<module>.<name>(*args)``; notify if not built yet."""
+        try:
+            mod = importlib.import_module(f"repair_tui.tui.screens.{module}")
+            factory = getattr(mod, name)
+        except (ModuleNotFoundError, AttributeError):
+            self.notify(f"{name} is not available in this version", severity="warning")
+            return False
+        self.push_screen(factory(*args))
+        return True
+
+    def action_help(self) -> None:
+        """Show the keys of the active screen."""
+        from repair_tui.tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(list(key_help(self.screen))))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette offers every action bound on the screen, then Textual's own."""
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} (key: {self.get_key_display(binding)})"
+                if binding.tooltip else f"key: {key}",
+                partial(self.run_action, binding.action, active.node),
+            )
+        yield from super().get_system_commands(screen)
+
+
+def key_help(screen: Screen[Any]) -> Iterator[tuple[str, str, str]]:
+    """(keys, description, tooltip) for every binding active on ``screen``, one per action."""
+    app = screen.app
+    by_action: dict[tuple[int, str], list[str]] = {}
+    info: dict[tuple[int, str], tuple[str, str]] = {}
+    for _key, active in screen.active_bindings.items():
+        binding = active.binding
+        ident = (id(active.node), binding.action)
+        by_action.setdefault(ident, []).append(app.get_key_display(binding))
+        info.setdefault(ident, (binding.description, binding.tooltip))
+    for ident, keys in by_action.items():
+        description, tooltip = info[ident]
+        if description:
+            yield " / ".join(dict.fromkeys(keys)), description, tooltip

@@ -1,0 +1,294 @@
+"""The Run screen: live tallies, the pass@t chart and heat map, repair success by
+feedback origin, and the filtered, searchable task table.
+
+Live: on ``DataChanged`` the screen asks ``store.changes_since(run, mark)`` whether
+this run moved; only then does it re-read the counts (aggregates, no node texts)
+and restart the estimator worker. The estimator runs in a thread on its own
+connection (the app's Store belongs to the app's thread), so it never blocks input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from repair_tui.tui.messages import DataChanged
+from repair_tui.tui.widgets.chart import PassChart
+from repair_tui.tui.widgets.heatmap import HeatMap
+from repair_tui.tui.widgets.tallies import OriginTable, Tallies
+from repair_tui.tui.widgets.task_table import STATUS_FILTERS, TaskTable, filter_rows
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select
+from textual.worker import get_current_worker
+
+if TYPE_CHECKING:
+    from repair_tui.core.metrics import FrozenTask
+    from repair_tui.core.metrics_grid import Grid
+    from repair_tui.core.models import Run, RunConfig
+    from repair_tui.core.store_views import TaskRow
+    from repair_tui.tui.app import RepairApp
+
+ANY = "*"  # the difficulty Select's "any difficulty" value
+ESTIMATOR_MODES = ("batch", "dfs", "bfs")
+
+
+def policy_axes(tasks: list[FrozenTask], config: RunConfig) -> tuple[list[int], list[int]]:
+    """The (np, nfr) values to estimate: the paper's grid, cut to what the run sampled."""
+    from repair_tui.core.metrics_grid import DEFAULT_NFR, DEFAULT_NP
+
+    most = max((len(t.programs) for t in tasks), default=1) or 1
+    nps = sorted({n for n in DEFAULT_NP if n <= most} | {most})
+    nfr = max(config.nfr, 1)
+    nfrs = sorted({f for f in DEFAULT_NFR if f <= nfr} | {nfr})
+    return nps, nfrs
+
+
+def estimate_grid(tasks: list[FrozenTask], config: RunConfig, mode: str) -> Grid | None:
+    """Point estimates for the chart and heat map (no bootstrap: it must be quick)."""
+    from repair_tui.core.metrics import pack
+    from repair_tui.core.metrics_grid import grid
+
+    if not tasks:
+        return None
+    nps, nfrs = policy_axes(tasks, config)
+    return grid(pack(tasks), nps, nfrs, mode=mode, bootstrap=0, levels=False)
+
+
+class RunScreen(Screen[None]):
+    """One run: tallies, pass@t, origins and tasks, all following the database."""
+
+    CSS_PATH = "run.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="run.back", tooltip="Back to the runs"),
+        Binding("a", "annotate", "Annotate", id="run.annotate",
+                tooltip="Write your own feedback for failing programs, one after another"),
+        Binding("f", "cycle_filter", "Filter", id="run.filter",
+                tooltip="All, solved, unsolved, solved only by repair"),
+        Binding("d", "cycle_difficulty", "Difficulty", id="run.difficulty",
+                tooltip="Show one difficulty at a time"),
+        Binding("slash", "search", "Search", id="run.search",
+                tooltip="Search tasks by id or text"),
+        Binding("m", "cycle_mode", "Estimator mode", id="run.mode",
+                tooltip="pass@t in batch, dfs or bfs mode"),
+    ]
+
+    class Estimated(Message):
+        """The estimator worker finished (grid None: nothing executed yet)."""
+
+        def __init__(self, grid: Grid | None, error: str | None = None) -> None:
+            super().__init__()
+            self.grid, self.error = grid, error
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: Run | None = None
+        self.mark = 0
+        self.rows: list[TaskRow] = []
+        self.status_filter = "all"
+        self.difficulty: str | None = None
+        self.query_text = ""
+        self.mode = "batch"
+        self.grid: Grid | None = None
+        self.difficulties: list[str] = []  # the ones present, in the Select's order
+        self._specs: dict[str, str] | None = None
+
+    @property
+    def repair_app(self) -> RepairApp:
+        return self.app  # type: ignore[return-value,unused-ignore]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Tallies(id="run-tallies")
+        with Horizontal(id="run-middle"):
+            yield PassChart(id="run-chart")
+            with VerticalScroll(id="run-side"):
+                yield HeatMap(id="run-heatmap")
+                yield OriginTable(id="run-origins")
+        with Horizontal(id="run-filters"):
+            yield Input(placeholder="/ search tasks by id or text", id="run-search", compact=True)
+            yield Select([(label, value) for value, label in STATUS_FILTERS.items()],
+                         value="all", allow_blank=False, id="run-status", compact=True)
+            yield Select([("any difficulty", ANY)], value=ANY, allow_blank=False,
+                         id="run-difficulty", compact=True)
+        yield TaskTable(id="run-tasks")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-chart").border_title = "pass@t: pass rate vs tokens"
+        self.query_one("#run-heatmap").border_title = "repair / baseline at equal tokens"
+        self.query_one("#run-origins").border_title = "repairs by feedback origin"
+        store = self.repair_app.store
+        self.mark = store.mark()  # before reading, so nothing written meanwhile is missed
+        self.run = store.get_run_by_id(self.run_id)
+        self.sub_title = f"Run {self.run.name}"
+        self.refresh_counts()
+        self.start_estimate()
+        self.query_one(TaskTable).focus()
+
+    # --- live data -------------------------------------------------------------
+
+    @on(DataChanged)
+    def follow_changes(self) -> None:
+        """Re-read what this run shows if any of its nodes (or its status) changed."""
+        store = self.repair_app.store
+        nodes, self.mark = store.changes_since(self.run_id, self.mark)
+        run = store.find_run(self.run.name) if self.run is not None else None
+        if run is None or run.id != self.run_id:
+            return  # deleted or renamed meanwhile: keep showing what was read
+        if not nodes and run == self.run:
+            return
+        self.run = run
+        self.refresh_counts()
+        if nodes:
+            self.start_estimate()
+
+    def on_screen_resume(self) -> None:
+        # DataChanged went to the screen on top meanwhile; catch up now.
+        if self.run is not None:
+            self.follow_changes()
+
+    def refresh_counts(self) -> None:
+        """Tallies, origins and task rows from the store's aggregates."""
+        store = self.repair_app.store
+        assert self.run is not None
+        self.query_one(Tallies).show(self.run, store.run_totals(self.run_id))
+        self.query_one(OriginTable).show(store.origin_stats(self.run_id))
+        self.rows = store.task_rows(self.run_id)
+        if self._specs is not None and len(self._specs) != len(self.rows):
+            self._specs = None  # tasks were added: read the texts again when searching
+        self._update_difficulties()
+        self.apply_filters()
+
+    def _update_difficulties(self) -> None:
+        select: Select[str] = self.query_one("#run-difficulty", Select)
+        found = sorted({r.difficulty for r in self.rows if r.difficulty})
+        if found != self.difficulties:
+            self.difficulties = found
+            select.set_options([("any difficulty", ANY), *((d, d) for d in found)])
+            select.value = self.difficulty if self.difficulty in found and self.difficulty else ANY
+        select.display = bool(found)
+
+    def apply_filters(self) -> None:
+        """Show the rows that pass the status filter, the difficulty and the search."""
+        specs = self._task_specs() if self.query_text.strip() else None
+        shown = filter_rows(self.rows, self.status_filter, self.difficulty, self.query_text, specs)
+        self.query_one(TaskTable).show(shown)
+        table = self.query_one(TaskTable)
+        label = STATUS_FILTERS[self.status_filter]
+        extra = f", {self.difficulty}" if self.difficulty else ""
+        extra += f", matching {self.query_text.strip()!r}" if self.query_text.strip() else ""
+        table.border_title = f"tasks: {len(shown)} of {len(self.rows)} ({label}{extra})"
+
+    def _task_specs(self) -> dict[str, str]:
+        if self._specs is None:
+            self._specs = {t.id: t.spec for t in self.repair_app.store.get_tasks(self.run_id)}
+        return self._specs
+
+    # --- estimator -------------------------------------------------------------
+
+    def start_estimate(self) -> None:
+        """Recompute pass@t in a thread; a newer request cancels an older one."""
+        from repair_tui.core.db import resolve_db_path
+
+        assert self.run is not None
+        path = resolve_db_path(self.repair_app.store_path)
+        # An in-memory database has one connection, so read the trees here.
+        frozen = None if isinstance(path, Path) else self.repair_app.store.frozen_tasks(self.run_id)
+        self._estimate(path, frozen, self.run.config, self.mode)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate(self, path: Any, frozen: list[FrozenTask] | None, config: RunConfig,
+                  mode: str) -> None:
+        from repair_tui.core.errors import UserError
+        from repair_tui.core.store import Store
+
+        worker = get_current_worker()
+        try:
+            if frozen is None:
+                with Store.open(path) as store:
+                    frozen = store.frozen_tasks(self.run_id)
+            result = estimate_grid(frozen, config, mode)
+        except (UserError, ValueError) as exc:
+            self.post_message(self.Estimated(None, str(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.Estimated(result))
+
+    @on(Estimated)
+    def show_estimate(self, message: Estimated) -> None:
+        if message.error:
+            self.notify(f"pass@t not estimated: {message.error}", severity="warning")
+        self.grid = message.grid
+        self.query_one(PassChart).show(message.grid)
+        self.query_one(HeatMap).show(message.grid)
+
+    # --- filters and actions ---------------------------------------------------
+
+    @on(Input.Changed, "#run-search")
+    def search_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.apply_filters()
+
+    @on(Input.Submitted, "#run-search")
+    def search_done(self) -> None:
+        self.query_one(TaskTable).focus()
+
+    @on(Select.Changed, "#run-status")
+    def status_changed(self, event: Select.Changed) -> None:
+        self.status_filter = str(event.value)
+        self.apply_filters()
+
+    @on(Select.Changed, "#run-difficulty")
+    def difficulty_changed(self, event: Select.Changed) -> None:
+        self.difficulty = None if event.value in (ANY, Select.NULL) else str(event.value)
+        self.apply_filters()
+
+    def action_cycle_filter(self) -> None:
+        """Next status filter: all, solved, unsolved, solved only by repair."""
+        order = list(STATUS_FILTERS)
+        value = order[(order.index(self.status_filter) + 1) % len(order)]
+        self.query_one("#run-status", Select).value = value
+
+    def action_cycle_difficulty(self) -> None:
+        """Next difficulty (any, then each one present in the run)."""
+        select: Select[str] = self.query_one("#run-difficulty", Select)
+        values = [ANY, *self.difficulties]
+        current = self.difficulty or ANY
+        select.value = values[(values.index(current) + 1) % len(values)]
+
+    def action_search(self) -> None:
+        """Focus the search box."""
+        self.query_one("#run-search", Input).focus()
+
+    def action_cycle_mode(self) -> None:
+        """Estimate pass@t in the next mode: batch, dfs, bfs."""
+        self.mode = ESTIMATOR_MODES[(ESTIMATOR_MODES.index(self.mode) + 1) % len(ESTIMATOR_MODES)]
+        self.notify(f"pass@t estimated in {self.mode} mode", timeout=2)
+        self.start_estimate()
+
+    def action_back(self) -> None:
+        """Leave the search box, or go back to the runs."""
+        if isinstance(self.focused, Input):
+            self.query_one(TaskTable).focus()
+            return
+        self.dismiss()
+
+    def action_annotate(self) -> None:
+        """Open the annotation queue of this run."""
+        self.repair_app.open_screen("annotate", "AnnotationScreen", self.run_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cycle_difficulty":
+            return bool(self.difficulties) or None
+        return True
+
+    @on(DataTable.RowSelected, "#run-tasks")
+    def open_task(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.repair_app.open_screen("task", "TaskScreen", self.run_id, str(event.row_key.value))

@@ -1,0 +1,142 @@
+"""The Runs screen: a live table of every run in the database; Enter opens one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from repair_tui.tui.messages import DataChanged
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+if TYPE_CHECKING:
+    from repair_tui.core.store_views import RunSummary
+    from repair_tui.tui.app import RepairApp
+
+# (column key, label, right-aligned)
+COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("name", "Name", False), ("dataset", "Dataset", False), ("model", "Code model", False),
+    ("feedback", "Feedback model", False), ("policy", "np/nfr mode", False),
+    ("tasks", "Tasks", True), ("solved", "Solved", True), ("programs", "Programs", True),
+    ("repairs", "Repairs", True), ("tokens", "Tokens", True), ("isolation", "Isolation", False),
+    ("status", "Status", False), ("created", "Created", False),
+)
+
+STATUS_STYLE = {
+    "running": "bold yellow", "finished": "green", "interrupted": "magenta", "failed": "red",
+    "imported": "cyan",
+}
+
+EMPTY = (
+    "No runs in this database yet. Start one with `repair-tui run`, or load a file with "
+    "`repair-tui import`; this table fills in as soon as a run writes."
+)
+
+
+def run_cells(s: RunSummary) -> dict[str, Text]:
+    """The table cells of one run, by column key."""
+    share = f" ({100 * s.solved / s.tasks:.0f}%)" if s.tasks else ""
+    text = {
+        "name": s.name, "dataset": s.dataset, "model": s.model + (" (sim)" if s.simulated else ""),
+        "feedback": s.feedback_model or "= code model", "policy": f"{s.np}/{s.nfr} {s.mode}",
+        "tasks": f"{s.tasks:,}", "solved": f"{s.solved:,}{share}", "programs": f"{s.programs:,}",
+        "repairs": f"{s.repairs:,}", "tokens": f"{s.tokens:,}",
+        "isolation": s.isolation.split(" (")[0], "status": s.status,
+        "created": s.created_utc[:16].replace("T", " "),
+    }
+    right = {key for key, _, r in COLUMNS if r}
+    cells = {k: Text(v, justify="right" if k in right else "left") for k, v in text.items()}
+    cells["status"].stylize(STATUS_STYLE.get(s.status, ""))
+    if s.feedback_model is None:
+        cells["feedback"].stylize("dim")
+    return cells
+
+
+class RunTable(DataTable[Text]):
+    """The runs, one row each, keyed by run id."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open run", id="runs.open",
+                tooltip="Open the selected run: tallies, pass@t chart and tasks"),
+    ]
+
+
+class RunsScreen(Screen[None]):
+    """Every run in the database, updated while runs write."""
+
+    BINDINGS = [
+        Binding("r", "reload", "Reload", id="runs.reload", show=False,
+                tooltip="Read the runs again now (it happens by itself every half second)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries: dict[int, RunSummary] = {}
+
+    @property
+    def repair_app(self) -> RepairApp:
+        return self.app  # type: ignore[return-value,unused-ignore]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(EMPTY, id="runs-empty")
+        yield RunTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Runs in {self.repair_app.store.label}"
+        table = self.query_one(RunTable)
+        for key, label, right in COLUMNS:
+            table.add_column(Text(label, justify="right" if right else "left"), key=key)
+        self.refresh_runs()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        # Changes made while another screen was on top were posted there.
+        self.refresh_runs()
+
+    @on(DataChanged)
+    def refresh_on_change(self) -> None:
+        self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        """Re-read the runs and update only the cells that changed."""
+        table = self.query_one(RunTable)
+        fresh = {s.id: s for s in self.repair_app.store.list_runs()}
+        for gone in set(self.summaries) - set(fresh):
+            table.remove_row(str(gone))
+        for run_id, summary in fresh.items():
+            old = self.summaries.get(run_id)
+            if old == summary:
+                continue
+            cells = run_cells(summary)
+            if old is None:
+                table.add_row(*(cells[k] for k, _, _ in COLUMNS), key=str(run_id))
+                continue
+            before = run_cells(old)
+            for key, _, _ in COLUMNS:
+                if cells[key] != before[key]:
+                    table.update_cell(str(run_id), key, cells[key], update_width=True)
+        self.summaries = fresh
+        self.query_one("#runs-empty").display = not fresh
+        table.display = bool(fresh)
+
+    def action_reload(self) -> None:
+        """Read the runs again now."""
+        self.refresh_runs()
+
+    @on(RunTable.RowSelected)
+    def open_run(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.repair_app.open_screen("run", "RunScreen", int(event.row_key.value))
+
+    def selected_run_id(self) -> int | None:
+        """The id of the run under the cursor (None when the table is empty)."""
+        table = self.query_one(RunTable)
+        if not table.row_count:
+            return None
+        key: Any = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key)

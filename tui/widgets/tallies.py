@@ -1,0 +1,84 @@
+"""A run's live tallies (the Run screen's header) and repair success by feedback origin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from repair_tui.core.models import Run
+    from repair_tui.core.store_views import OriginStats, RunTotals
+
+ORIGINS = ("model", "human", "tests")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def tallies_text(run: Run, t: RunTotals) -> Text:
+    """Two lines: the run's identity and status, then its counts so far."""
+    c = run.config
+    models = c.model if not c.feedback_model else f"{c.model} (feedback: {c.feedback_model})"
+    head = Text()
+    head.append(run.name, "bold")
+    head.append(f"  {run.dataset} · {models} · np={c.np} nfr={c.nfr} {c.mode} depth={c.depth}"
+                f" · {run.isolation.split(' (')[0]} · ")
+    head.append(run.status, "bold yellow" if run.status == "running" else "")
+    body = Text()
+    body.append(f"solved {t.solved}/{t.attempted}", "bold green")
+    body.append(f" of {t.tasks} tasks ({_share(t.solved, t.attempted)} of attempted"
+                f", {t.solved_by_repair} only by repair)  ")
+    body.append(f"programs {t.programs_passed}/{t.programs} pass  ")
+    body.append(f"repairs {t.repairs_passed}/{t.repairs} pass  ")
+    body.append(f"tokens {t.tokens:,}  ")
+    if t.pending:
+        body.append(f"pending {t.pending}  ", "yellow")
+    if t.calls_failed:
+        body.append(f"failed calls {t.calls_failed}", "red")
+    return Text("\n").join([head, body])
+
+
+class Tallies(Static):
+    """The Run screen's header: what the run is and its counts, updated live."""
+
+    def show(self, run: Run, totals: RunTotals) -> None:
+        """Show these counts (the screen calls this whenever the data changed)."""
+        self.update(tallies_text(run, totals))
+
+
+ORIGIN_ROWS = ("feedback", "repairs", "executed", "passing", "pass rate")
+
+
+def _origin_column(s: OriginStats) -> list[str]:
+    rate = "–" if s.pass_rate is None else f"{100 * s.pass_rate:.1f}%"
+    return [f"{s.feedback:,}", f"{s.repairs:,}", f"{s.repairs_executed:,}",
+            f"{s.repairs_passed:,}", rate]
+
+
+def origin_table(stats: dict[str, OriginStats]) -> RenderableType:
+    """Feedback origins side by side: feedback, repairs sampled, executed, passing, rate."""
+    shown = [o for o in ORIGINS if o in stats] + sorted(set(stats) - set(ORIGINS))
+    if not shown:
+        return Text("No feedback yet.", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
+    table.add_column("feedback from", style="bold")
+    for origin in shown:
+        table.add_column(origin, justify="right")
+    columns = [_origin_column(stats[o]) for o in shown]
+    for i, label in enumerate(ORIGIN_ROWS):
+        table.add_row(label, *(column[i] for column in columns))
+    return table
+
+
+class OriginTable(Static):
+    """Repair success by feedback origin (model, human, tests), side by side."""
+
+    def show(self, stats: dict[str, OriginStats]) -> None:
+        """Show these per-origin counts."""
+        self.update(origin_table(stats))
