@@ -1,0 +1,186 @@
+"""Pilot tests of the Task screen: the tree, the detail per node kind, navigation, live updates.
+
+The actions that call the engine are in test_task_screen_actions.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import FEEDBACK, FIXED, HarnessApp, fixed_run
+from repair_tui.core.store import Store
+from repair_tui.tui.messages import DataChanged
+from repair_tui.tui.screens.task import TaskScreen
+from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, NodeDetail
+from repair_tui.tui.widgets.diff import DiffView
+from repair_tui.tui.widgets.tree import RepairTree
+from textual.widgets import Markdown, Static
+
+TASK = "HumanEval/2"
+
+
+def open_task(db: Path, task_id: str = TASK, run_id: int = 1) -> HarnessApp:
+    return HarnessApp(db, lambda: TaskScreen(run_id, task_id))
+
+
+def labels(tree: RepairTree) -> list[str]:
+    return [str(t.label) for t in tree.walk()]
+
+
+def shown(detail: NodeDetail) -> set[str]:
+    return {c.id or "" for c in detail.children if c.display}
+
+
+def rendered(widget: Static) -> str:
+    return str(widget.content)
+
+
+async def test_tree_shape_and_labels(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)):
+        tree = app.screen.query_one(RepairTree)
+        assert labels(tree) == [
+            "spec HumanEval/2 · Given a positive floating point number,…",
+            "✗ program p0 · 31 tok · wrong_answer on test 0",
+            "» feedback f0 (sim) · 28 tok",
+            "✓ repair r0 · 33 tok",
+            "✗ program p1 · 30 tok · wrong_answer on test 0",
+            "» feedback f0 (sim) · 28 tok",
+            "✗ repair r0 · 33 tok · wrong_answer on test 0",
+            "✓ program p2 · 22 tok",
+        ]
+        # Shape: root -> 3 programs; p0 -> f0 -> r0; p2 is a leaf so far.
+        root = tree.root
+        assert [c.data.key for c in root.children] == [f"{TASK}|p0", f"{TASK}|p1", f"{TASK}|p2"]
+        assert root.children[0].children[0].children[0].data.key == f"{TASK}|p0|f0|r0"
+        assert tree.cursor_node is root
+
+
+async def test_detail_for_each_kind(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        detail = screen.query_one(NodeDetail)
+        # The spec at the root, as Markdown with the HumanEval prompt in a Python fence.
+        assert shown(detail) == {"detail-header", "detail-text"}
+        assert "def truncate_number" in detail.query_one(Markdown).source
+        # A failing program: code with line numbers, failing test table, tokens.
+        await pilot.press("down")
+        assert shown(detail) == {"detail-header", "detail-code", "detail-tests"}
+        header = rendered(detail.query_one("#detail-header", Static))
+        assert "program p0" in header and "31 tokens" in header
+        assert "failed: wrong_answer on test 0" in header
+        code = detail.query_one(CodeView).content
+        assert "number // 1.0" in str(code.code)  # type: ignore[attr-defined]
+        assert code.line_numbers  # type: ignore[attr-defined]
+        table = detail.query_one(FailingTestsView).content
+        cells = [str(c) for col in table.columns for c in col._cells]  # type: ignore[attr-defined]
+        assert {"wrong_answer", "assert candidate(3.5) == 0.5", "0.5", "3.0"} <= set(cells)
+        assert "0 of 1 tests passed" in str(table.title)  # type: ignore[attr-defined]
+        # A feedback: model, origin, tokens and its text.
+        await pilot.press("down")
+        assert shown(detail) == {"detail-header", "detail-text"}
+        header = rendered(detail.query_one("#detail-header", Static))
+        assert "origin model" in header and "model sim" in header and "28 tokens" in header
+        assert detail.query_one(Markdown).source == FEEDBACK
+        # A repair: a diff against the program it repairs, and 'd' toggles to its code.
+        await pilot.press("down")
+        assert shown(detail) == {"detail-header", "detail-note", "detail-diff", "detail-tests"}
+        diff = str(detail.query_one(DiffView).content)
+        assert "-    return number // 1.0" in diff and "+    return number % 1.0" in diff
+        assert "from feedback f0 (model)" in rendered(detail.query_one("#detail-header", Static))
+        await pilot.press("d")
+        assert shown(detail) == {"detail-header", "detail-note", "detail-code", "detail-tests"}
+        assert str(detail.query_one(CodeView).content.code) == FIXED  # type: ignore[attr-defined]
+        await pilot.press("d")
+        assert "detail-diff" in shown(detail)
+
+
+async def test_next_failing_previous_failing_and_solved(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one(RepairTree)
+
+        async def keys_visited(*keys: str) -> list[str]:
+            out = []
+            for key in keys:
+                await pilot.press(key)
+                out.append(tree.selected.key.removeprefix(f"{TASK}|"))  # type: ignore[union-attr]
+            return out
+
+        assert await keys_visited("n", "n", "n", "n") == ["p0", "p1", "p1|f0|r0", "p0"]
+        assert await keys_visited("p", "p") == ["p1|f0|r0", "p1"]
+        await pilot.press("o")
+        assert tree.selected is None
+        assert await keys_visited("s", "s", "s") == ["p0|f0|r0", "p2", "p0|f0|r0"]
+        assert any("solved path: p0 → f0 → r0" in m for _, m in app.notices)
+        # A folded branch is unfolded to show the solved path.
+        tree.root.children[0].collapse()
+        await pilot.press("o", "s")
+        assert tree.selected.key == f"{TASK}|p0|f0|r0"  # type: ignore[union-attr]
+        assert tree.root.children[0].is_expanded
+
+
+async def test_unavailable_actions_are_greyed(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+
+        def enabled() -> set[str]:
+            names = ("edit_feedback", "repair_feedback", "rerun_branch", "reexecute",
+                     "copy_code", "toggle_diff", "cancel_actions", "next_failing")
+            return {a for a in names if screen.check_action(a, ()) is True}
+
+        assert enabled() == {"next_failing"}  # the spec
+        await pilot.press("down")  # failing program p0
+        assert enabled() == {"next_failing", "edit_feedback", "rerun_branch", "reexecute",
+                             "copy_code"}
+        await pilot.press("down")  # feedback
+        assert enabled() == {"next_failing", "edit_feedback", "repair_feedback"}
+        await pilot.press("down")  # passing repair
+        assert enabled() == {"next_failing", "reexecute", "copy_code", "toggle_diff"}
+        # Greyed actions do nothing when pressed anyway.
+        await pilot.press("r")
+        assert isinstance(app.screen, TaskScreen)
+        # Bindings carry ids and descriptions (footer, help, palette).
+        ids = {b.id for b in TaskScreen.BINDINGS if hasattr(b, "id")}  # type: ignore[union-attr]
+        assert {"task.edit_feedback", "task.repair_feedback", "task.cancel_actions"} <= ids
+
+
+async def test_copy_code(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("down", "down", "down", "c")
+        assert app.clipboard == FIXED
+
+
+async def test_update_from_another_writer_adds_only_new_nodes(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        tree = screen.query_one(RepairTree)
+        before = {t.data.id: t for t in tree.walk() if t.data is not None}
+        await pilot.press("down", "down")  # p0's feedback
+        with Store.open(db) as other:  # another connection, as another process would
+            p1 = other.get_node_by_key(1, f"{TASK}|p1")
+            human = other.add_feedback(p1.id, "Another person's explanation.")
+        screen.post_message(DataChanged())
+        await pilot.pause()
+        after = {t.data.id: t for t in tree.walk() if t.data is not None}
+        assert set(after) - set(before) == {human.id}
+        assert all(after[i] is before[i] for i in before)  # the same tree nodes: no rebuild
+        assert str(after[human.id].label) == "» feedback h0 (human) · 0 tok"
+        assert after[human.id].parent is before[p1.id]
+        assert tree.selected.key == f"{TASK}|p0|f0"  # type: ignore[union-attr]

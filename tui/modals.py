@@ -1,0 +1,208 @@
+"""Modal dialogs of the app: edit a feedback, choose how to repair, confirm an action.
+
+Each modal returns its result with ``dismiss`` (None when cancelled), received by a
+``push_screen`` callback. They read nothing from the store: the caller hands them
+their defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+MAX_REPAIRS = 50  # per dialog: more is almost surely a typo, and costs real tokens
+
+_MODAL_CSS = """
+{name} {{
+    align: center middle;
+}}
+{name} > Vertical {{
+    width: 80%;
+    max-width: 100;
+    height: auto;
+    max-height: 90%;
+    border: thick $primary;
+    background: $surface;
+    padding: 1 2;
+}}
+{name} .modal-title {{ text-style: bold; margin-bottom: 1; }}
+{name} .modal-error {{ color: $error; height: auto; }}
+{name} Horizontal.modal-buttons {{ height: auto; margin-top: 1; align-horizontal: right; }}
+{name} Horizontal.modal-buttons Button {{ margin-left: 2; }}
+"""
+
+
+@dataclass(frozen=True)
+class RepairChoice:
+    """How to repair from a feedback: how many repairs, with which model, how hot."""
+
+    n: int
+    model: str
+    temperature: float
+
+
+def parse_repair_choice(n: str, model: str, temperature: str) -> RepairChoice:
+    """A RepairChoice from the dialog's fields; ValueError naming the bad field."""
+    try:
+        count = int(n.strip())
+    except ValueError:
+        raise ValueError(f"repairs must be a whole number, not {n.strip()!r}") from None
+    if not 1 <= count <= MAX_REPAIRS:
+        raise ValueError(f"repairs must be between 1 and {MAX_REPAIRS}, not {count}")
+    name = model.strip()
+    if not name or any(c.isspace() for c in name):
+        raise ValueError("model must be one name without spaces, e.g. sim or gpt-4o-mini")
+    try:
+        temp = float(temperature.strip())
+    except ValueError:
+        raise ValueError(f"temperature must be a number, not {temperature.strip()!r}") from None
+    if not 0 <= temp <= 2:
+        raise ValueError(f"temperature must be between 0 and 2, not {temp}")
+    return RepairChoice(count, name, temp)
+
+
+class FeedbackEditorModal(ModalScreen[str | None]):
+    """An editor prefilled with a feedback; returns the edited text (None: cancelled).
+
+    The caller stores the text as a NEW human feedback; the original is never changed.
+    """
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="FeedbackEditorModal") + """
+    FeedbackEditorModal TextArea { height: 14; }
+    """
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="modal.save", tooltip="Store as human feedback"),
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+    ]
+
+    def __init__(self, text: str = "", *, title: str = "Edit feedback") -> None:
+        super().__init__()
+        self._text = text
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="modal-title")
+            yield Static("Saving stores a new feedback with origin human; the original "
+                         "stays as it is.", classes="modal-help")
+            yield TextArea(self._text, soft_wrap=True, id="feedback-editor")
+            yield Label("", classes="modal-error", id="feedback-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+
+    def on_mount(self) -> None:
+        editor = self.query_one(TextArea)
+        editor.focus()
+        editor.move_cursor(editor.document.end)
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self.query_one("#feedback-error", Label).update("The feedback is empty.")
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RepairDialogModal(ModalScreen[RepairChoice | None]):
+    """Choose n, model and temperature for repairs from a feedback (None: cancelled)."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="RepairDialogModal") + """
+    RepairDialogModal Input { margin-bottom: 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+    ]
+
+    def __init__(
+        self, defaults: RepairChoice, *, models: Sequence[str] = (), title: str = "Repair"
+    ) -> None:
+        super().__init__()
+        self._defaults = defaults
+        self._models = list(dict.fromkeys([defaults.model, *models]))
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        d = self._defaults
+        with Vertical():
+            yield Label(self._title, classes="modal-title")
+            yield Label("Repairs to sample")
+            yield Input(str(d.n), type="integer", id="repair-n")
+            yield Label("Model (sim, sim-weak, sim-strong run offline; other names use the "
+                        "run's endpoint)")
+            yield Input(d.model, id="repair-model",
+                        suggester=SuggestFromList(self._models, case_sensitive=False))
+            yield Label("Temperature (0 to 2)")
+            yield Input(f"{d.temperature:g}", type="number", id="repair-temperature")
+            yield Label("", classes="modal-error", id="repair-error")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Repair (enter)", variant="primary", id="ok")
+
+    def on_mount(self) -> None:
+        self.query_one("#repair-n", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def submit(self) -> None:
+        """Check the fields and return the choice, or say what is wrong."""
+        try:
+            choice = parse_repair_choice(
+                self.query_one("#repair-n", Input).value,
+                self.query_one("#repair-model", Input).value,
+                self.query_one("#repair-temperature", Input).value,
+            )
+        except ValueError as exc:
+            self.query_one("#repair-error", Label).update(str(exc))
+            return
+        self.dismiss(choice)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question; returns True for yes."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="ConfirmModal")
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="modal.yes"),
+        Binding("n,escape", "answer(False)", "No", id="modal.no"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self._question = question
+        self._yes = yes
+        self._no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._question, classes="modal-title")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(f"{self._no} (n)", id="no")
+                yield Button(f"{self._yes} (y)", variant="primary", id="yes")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    @on(Button.Pressed)
+    def answer_button(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

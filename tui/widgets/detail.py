@@ -1,0 +1,229 @@
+"""The detail pane of the Task screen: what the selected node of a repair tree holds.
+
+The spec as Markdown; a program with syntax highlighting and line numbers
+(``CodeView``), its failing tests (``FailingTestsView``) and tokens; a feedback with its model,
+origin and tokens; a repair with a diff against the program it repairs (toggle with
+``diff_mode``). ``NodeDetail`` only shows what its parent hands it: the Task screen
+reads the store and calls ``show_spec``, ``show_program`` or ``show_feedback``.
+"""
+
+from __future__ import annotations
+
+from repair_tui.core.datasets import Task
+from repair_tui.core.models import Node
+from repair_tui.sandbox.result import TestResult
+from repair_tui.tui.widgets.diff import DiffView, diff_stats
+from repair_tui.tui.widgets.tree import short_key
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Markdown, Static
+
+CELL_CHARS = 160  # characters of a test's input / expected / got shown in the table
+MAX_FAILING_ROWS = 10  # a program rarely fails more than one test: the runner stops early
+
+
+def spec_markdown(task: Task) -> str:
+    """A task's spec as Markdown: code-shaped specs (HumanEval prompts) in a Python fence."""
+    spec = task.spec.rstrip()
+    first = spec.lstrip().split("\n", 1)[0]
+    looks_like_code = task.source == "humaneval" or first.startswith(
+        ("def ", "from ", "import ", "class ", "@")
+    )
+    if looks_like_code:
+        return f"```python\n{spec}\n```"
+    return str(spec)
+
+
+def _clip(value: str | None, limit: int = CELL_CHARS) -> str:
+    if value is None:
+        return ""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def tests_table(results: list[TestResult]) -> Table | Text:
+    """The failing tests of a program (input, expected, got, error), or a one-line note."""
+    failing = [r for r in results if not r.passed and r.status.value != "skipped"]
+    if not results:
+        return Text("not executed yet", style="yellow")
+    passed = sum(r.passed for r in results)
+    if not failing:
+        return Text(f"all {len(results)} tests passed", style="green")
+    table = Table(
+        title=f"{passed} of {len(results)} tests passed; failing:",
+        title_justify="left", expand=True, show_lines=True,
+    )
+    for name, ratio in (("#", 0), ("status", 0), ("input", 3), ("expected", 2), ("got", 2),
+                        ("error", 3)):
+        table.add_column(name, ratio=ratio or None, overflow="fold", no_wrap=not ratio)
+    for r in failing[:MAX_FAILING_ROWS]:
+        error = " ".join(x for x in (r.error_type, r.message) if x)
+        if r.line is not None:
+            error = f"{error} (line {r.line})"
+        table.add_row(str(r.index), r.status.value, _clip(r.input), _clip(r.expected),
+                      _clip(r.got), _clip(error))
+    if len(failing) > MAX_FAILING_ROWS:
+        table.caption = f"and {len(failing) - MAX_FAILING_ROWS} more failing tests"
+    return table
+
+
+def program_header(node: Node, parent_feedback: Node | None) -> Text:
+    """One line on a program: kind, key, status, tokens, model and where it came from."""
+    text = Text()
+    kind = "repair" if node.parent_id is not None else "program"
+    text.append(f"{kind} {short_key(node)}", style="bold")
+    if node.passed is None:
+        text.append("  not run yet", style="bold yellow")
+    elif node.passed:
+        text.append("  passed", style="bold green")
+    else:
+        text.append(f"  failed: {node.fault or 'unknown fault'}", style="bold red")
+    text.append(f"\n{node.tokens} tokens", style="dim")
+    if node.model:
+        text.append(f" · model {node.model}", style="dim")
+    if parent_feedback is not None:
+        text.append(f" · from feedback {short_key(parent_feedback)} ({parent_feedback.origin})",
+                    style="dim")
+    return text
+
+
+def feedback_header(node: Node, program: Node | None) -> Text:
+    """One line on a feedback: key, origin, model, tokens and the program it explains."""
+    text = Text()
+    text.append(f"feedback {short_key(node)}", style="bold magenta")
+    text.append(f"  origin {node.origin}", style="bold")
+    text.append(f"\n{node.tokens} tokens · model {node.model or '-'}", style="dim")
+    if program is not None:
+        text.append(f" · explains {short_key(program)}", style="dim")
+        if program.fault:
+            text.append(f" ({program.fault})", style="dim")
+    return text
+
+
+class CodeView(Static):
+    """A program with Python syntax highlighting and line numbers."""
+
+    DEFAULT_CSS = """
+    CodeView {
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def show(self, code: str) -> None:
+        """Show ``code`` (an empty program shows a note)."""
+        if not code.strip():
+            self.update(Text("(empty program: no code could be extracted)", style="italic"))
+            return
+        self.update(Syntax(code, "python", line_numbers=True, theme="ansi_dark",
+                           background_color="default", word_wrap=True))
+
+
+class FailingTestsView(Static):
+    """A program's failing tests as a table."""
+
+    DEFAULT_CSS = """
+    FailingTestsView {
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def show(self, results: list[TestResult]) -> None:
+        self.update(tests_table(results))
+
+
+class NodeDetail(VerticalScroll):
+    """Everything about the selected node; the parent screen feeds it."""
+
+    DEFAULT_CSS = """
+    NodeDetail > #detail-header { padding: 0 1; margin-bottom: 1; }
+    NodeDetail > #detail-text { margin: 0 1; }
+    NodeDetail > #detail-note { padding: 0 1; color: $text-muted; }
+    """
+
+    diff_mode: reactive[bool] = reactive(True)
+    """Show a repair as a diff against the program it repairs (else as code)."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes=classes)
+        self._program: Node | None = None
+        self._repaired_code: str | None = None  # code of the program the shown repair repairs
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-header")
+        yield Markdown(id="detail-text")
+        yield Static(id="detail-note")
+        yield CodeView(id="detail-code")
+        yield DiffView(id="detail-diff")
+        yield FailingTestsView(id="detail-tests")
+
+    @property
+    def showing_diff(self) -> bool:
+        """True while a repair is shown as a diff."""
+        return bool(self.query_one(DiffView).display)
+
+    def _set_visible(self, *ids: str) -> None:
+        for child in self.children:
+            child.display = child.id in ids
+
+    def show_spec(self, task: Task) -> None:
+        """Show a task's spec (the tree's root)."""
+        self._program = None
+        header = Text(f"spec {task.id}", style="bold cyan")
+        details = [task.source, task.difficulty, f"{task.n_tests} tests ({task.style})"]
+        header.append("\n" + " · ".join(d for d in details if d), style="dim")
+        self.query_one("#detail-header", Static).update(header)
+        self.query_one("#detail-text", Markdown).update(spec_markdown(task))
+        self._set_visible("detail-header", "detail-text")
+        self.scroll_home(animate=False)
+
+    def show_program(
+        self,
+        node: Node,
+        results: list[TestResult],
+        *,
+        feedback: Node | None = None,
+        repaired: Node | None = None,
+    ) -> None:
+        """Show a program; a repair also gets its ``feedback`` and the program it ``repaired``."""
+        self._program = node
+        self._repaired_code = None if repaired is None else (repaired.code or "")
+        self.query_one("#detail-header", Static).update(program_header(node, feedback))
+        self.query_one(CodeView).show(node.code or "")
+        self.query_one(FailingTestsView).show(results)
+        self._show_code_or_diff()
+        self.scroll_home(animate=False)
+
+    def show_feedback(self, node: Node, program: Node | None) -> None:
+        """Show a feedback and the program it explains."""
+        self._program = None
+        self.query_one("#detail-header", Static).update(feedback_header(node, program))
+        self.query_one("#detail-text", Markdown).update(node.text or "*(empty feedback)*")
+        self._set_visible("detail-header", "detail-text")
+        self.scroll_home(animate=False)
+
+    def watch_diff_mode(self) -> None:
+        if self._program is not None:
+            self._show_code_or_diff()
+
+    def _show_code_or_diff(self) -> None:
+        node = self._program
+        if node is None:
+            return
+        note = self.query_one("#detail-note", Static)
+        if self._repaired_code is None or not self.diff_mode:
+            if self._repaired_code is not None:
+                note.update("code of the repair (d: diff against the program it repairs)")
+                self._set_visible("detail-header", "detail-note", "detail-code", "detail-tests")
+            else:
+                self._set_visible("detail-header", "detail-code", "detail-tests")
+            return
+        added, removed = diff_stats(self._repaired_code, node.code or "")
+        note.update(f"diff against the program it repairs: +{added} -{removed} lines "
+                    "(d: show code)")
+        self.query_one(DiffView).show(self._repaired_code, node.code or "")
+        self._set_visible("detail-header", "detail-note", "detail-diff", "detail-tests")
