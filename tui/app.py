@@ -2,8 +2,8 @@
 
 ``RepairApp`` opens ONE ``Store`` at mount (``app.store``) and closes it at unmount.
 Every ~0.5 s it polls ``store.data_version()`` (a cheap PRAGMA) and, when anyone
-committed, posts ``DataChanged`` to the active screen, which re-reads only what it
-shows. ``engine_for(run_id)`` hands screens a cached ``core.engine.Engine`` per run.
+committed, posts ``DataChanged`` to the active screen (and to those seen behind a
+modal), which re-reads only what it shows; screens below catch up when resumed. ``engine_for(run_id)`` hands screens a cached ``core.engine.Engine`` per run.
 A database with no runs gets the bundled sample runs (``load_sample_runs``).
 """
 
@@ -22,7 +22,7 @@ from repair_tui.tui.messages import DataChanged, EngineReported
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 if TYPE_CHECKING:
     from repair_tui.core.engine import Engine
@@ -145,8 +145,18 @@ class RepairApp(App[None]):
         if version == self._version:
             return False
         self._version = version
-        self.screen.post_message(DataChanged())
+        for screen in self.visible_screens():
+            screen.post_message(DataChanged())
         return True
+
+    def visible_screens(self) -> list[Screen[Any]]:
+        """The active screen and, under modals, the screens still seen behind them."""
+        shown: list[Screen[Any]] = []
+        for screen in reversed(self.screen_stack):
+            shown.append(screen)
+            if not isinstance(screen, ModalScreen):
+                break
+        return shown
 
     # --- sample runs -----------------------------------------------------------
 
@@ -196,8 +206,10 @@ class RepairApp(App[None]):
         return engine
 
     def _engine_event(self, event: object) -> None:
-        # The engine runs in async workers on this loop, so posting is safe here.
-        self.screen.post_message(EngineReported(event))
+        # The engine runs in async workers on this loop, so posting is safe here. Every
+        # screen hears it: the one that started an action may be under a modal.
+        for screen in self.screen_stack:
+            screen.post_message(EngineReported(event))
 
     # --- screens and actions ---------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged
@@ -40,7 +41,7 @@ def run_cells(s: RunSummary) -> dict[str, Text]:
     """The table cells of one run, by column key."""
     share = f" ({100 * s.solved / s.tasks:.0f}%)" if s.tasks else ""
     text = {
-        "name": s.name, "dataset": s.dataset, "model": s.model + (" (sim)" if s.simulated else ""),
+        "name": s.name, "dataset": s.dataset, "model": s.model + (" (sim)" if s.simulated and not s.model.startswith("sim") else ""),
         "feedback": s.feedback_model or "= code model", "policy": f"{s.np}/{s.nfr} {s.mode}",
         "tasks": f"{s.tasks:,}", "solved": f"{s.solved:,}{share}", "programs": f"{s.programs:,}",
         "repairs": f"{s.repairs:,}", "tokens": f"{s.tokens:,}",
@@ -87,7 +88,9 @@ class RunsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"Runs in {self.repair_app.store.label}"
+        # The file name only: the full path is in `repair-tui runs`, and it keeps
+        # screenshots of the same database alike wherever it lives.
+        self.sub_title = f"Runs in {Path(self.repair_app.store.label).name}"
         table = self.query_one(RunTable)
         for key, label, right in COLUMNS:
             table.add_column(Text(label, justify="right" if right else "left"), key=key)

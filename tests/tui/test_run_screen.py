@@ -1,0 +1,201 @@
+"""The Run screen: tallies, estimate, filters, search, live updates and navigation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from repair_tui.core.store import Store
+from repair_tui.tui.app import RepairApp
+from repair_tui.tui.screens.run import RunScreen
+from repair_tui.tui.screens.runs import RunsScreen
+from repair_tui.tui.widgets.chart import PassChart
+from repair_tui.tui.widgets.heatmap import HeatMap
+from repair_tui.tui.widgets.tallies import OriginTable, Tallies
+from repair_tui.tui.widgets.task_table import TaskTable
+from test_app_data import Writer, build_run, make_db
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+SIZE = (120, 40)
+ALL = ["apps/test/0001", "apps/test/0002", "apps/test/0003", "apps/test/0004", "apps/test/0005"]
+
+
+async def open_run(pilot: Pilot[None]) -> RunScreen:
+    await pilot.press("enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, RunScreen)
+    return screen
+
+
+def shown(screen: RunScreen) -> list[str]:
+    return list(screen.query_one(TaskTable).rows_shown)
+
+
+async def test_header_chart_heat_map_and_origins(tmp_path: Path) -> None:
+    app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        tallies = str(screen.query_one(Tallies).render())
+        assert "solved 2/4 of 5 tasks (50% of attempted, 1 only by repair)" in tallies
+        assert "programs 2/12 pass" in tallies and "repairs 2/9 pass" in tallies
+        assert "tokens 2,240" in tallies and "sim (feedback: sim-strong)" in tallies
+        grid = screen.grid
+        assert grid is not None and grid.n_tasks == 4
+        assert grid.nps == (1, 2, 3) and grid.nfrs == (1,) and grid.mode == "batch"
+        chart = screen.query_one(PassChart)
+        assert chart.grid is grid
+        drawn = str(chart.render())
+        assert "baseline np'=1..3" in drawn and "nfr=1" in drawn and "tokens" in drawn
+        heat = screen.query_one(HeatMap).render()
+        assert heat is not None
+        origins = screen.query_one(OriginTable)
+        assert origins is not None
+        assert shown(screen) == ALL
+
+
+async def test_status_filter_and_difficulty_keys(tmp_path: Path) -> None:
+    app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        await pilot.press("f")
+        assert shown(screen) == ["apps/test/0001", "apps/test/0002"]
+        await pilot.press("f")
+        assert shown(screen) == ["apps/test/0003", "apps/test/0004", "apps/test/0005"]
+        await pilot.press("f")
+        assert shown(screen) == ["apps/test/0002"]
+        assert "solved only by repair" in str(screen.query_one(TaskTable).border_title)
+        await pilot.press("f")
+        assert shown(screen) == ALL
+        assert screen.difficulties == ["competition", "interview", "introductory"]
+        await pilot.press("d")
+        assert shown(screen) == ["apps/test/0004"]
+        await pilot.press("d")
+        assert shown(screen) == ["apps/test/0002", "apps/test/0003"]
+        await pilot.press("f")  # solved AND interview
+        assert shown(screen) == ["apps/test/0002"]
+        await pilot.press("d", "d")  # introductory, then any again
+        assert screen.difficulty is None
+        assert shown(screen) == ["apps/test/0001", "apps/test/0002"]
+
+
+async def test_search_by_id_title_and_spec_text(tmp_path: Path) -> None:
+    app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        await pilot.press("slash")
+        assert isinstance(screen.focused, Input)
+        await pilot.press(*"0003")
+        assert shown(screen) == ["apps/test/0003"]
+        screen.query_one(Input).value = "SORT the"
+        await pilot.pause()
+        assert shown(screen) == ["apps/test/0002"]  # the title, any case
+        screen.query_one(Input).value = "pelican"
+        await pilot.pause()
+        assert shown(screen) == ["apps/test/0005"]  # only in the spec's body
+        await pilot.press("escape")  # leaves the box, keeps the search
+        assert isinstance(screen.focused, TaskTable) and app.screen is screen
+        assert shown(screen) == ["apps/test/0005"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_tallies_table_and_chart_follow_a_concurrent_writer(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "demo.db")
+    app = RepairApp(db, load_samples=False, poll_interval=60)  # polled by hand below
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        table = screen.query_one(TaskTable)
+        table.move_cursor(row=2)
+        first_grid = screen.grid
+        with Store.open(db) as writer:
+            w = Writer(writer, 1)
+            w.program("apps/test/0005", 0, None)  # stored, not executed yet
+            assert app.poll_data()
+            await pilot.pause()
+            assert "pending 1" in str(screen.query_one(Tallies).render())
+            assert str(table.get_cell("apps/test/0005", "status")) == "… pending"
+            w.execute("apps/test/0005|p0", True)
+        assert app.poll_data()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        tallies = str(screen.query_one(Tallies).render())
+        assert "solved 3/5 of 5 tasks" in tallies and "pending" not in tallies
+        assert str(table.get_cell("apps/test/0005", "status")) == "✓ solved"
+        assert table.cursor_row == 2  # the user's place is kept
+        assert screen.grid is not None and screen.grid is not first_grid
+        assert screen.grid.n_tasks == 5
+        assert not app.poll_data()  # nothing new: no re-read
+
+
+async def test_other_runs_writing_do_not_touch_this_screen(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "demo.db")
+    app = RepairApp(db, load_samples=False, poll_interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        grid = screen.grid
+        with Store.open(db) as writer:
+            build_run(writer, "elsewhere")
+        assert app.poll_data()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.grid is grid  # no new estimate for another run's nodes
+
+
+async def test_estimator_mode_key(tmp_path: Path) -> None:
+    app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.mode == "dfs" and screen.grid is not None and screen.grid.mode == "dfs"
+        assert "(dfs)" in str(screen.query_one(PassChart).render())
+
+
+async def test_enter_opens_the_task_and_a_opens_the_annotation_queue(tmp_path: Path) -> None:
+    app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        task_screen = app.screen
+        assert type(task_screen).__name__ == "TaskScreen"
+        assert (task_screen.run_id, task_screen.task_id) == (1, "apps/test/0002")  # type: ignore[attr-defined]
+        app.pop_screen()
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("a")
+        await pilot.pause()
+        opened = type(app.screen).__name__ == "AnnotationScreen"
+        noticed = any("AnnotationScreen is not available" in n.message for n in app._notifications)
+        assert opened or noticed
+
+
+async def test_in_memory_database_estimates_on_the_app_connection(tmp_path: Path) -> None:
+    app = RepairApp(":memory:", load_samples=False, poll_interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        build_run(app.store, "mem")
+        app.poll_data()
+        await pilot.pause()
+        screen = await open_run(pilot)
+        assert screen.grid is not None and screen.grid.n_tasks == 4
+
+
+async def test_a_run_with_nothing_executed_yet(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    with Store.open(db) as store:
+        run = build_run(store, "full")
+        from repair_tui.core.models import RunConfig
+
+        fresh = store.create_run("fresh", RunConfig(dataset="humaneval", model="sim"),
+                                 isolation="rlimits", simulated=True)
+        assert fresh.id == run.id + 1
+    app = RepairApp(db, load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")
+        screen = await open_run(pilot)
+        assert screen.grid is None and shown(screen) == []
+        assert "No executed programs yet" in str(screen.query_one(PassChart).render())
+        assert not screen.query_one("#run-difficulty").display
