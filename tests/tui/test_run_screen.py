@@ -47,7 +47,7 @@ async def test_header_chart_heat_map_and_origins(tmp_path: Path) -> None:
         chart = screen.query_one(PassChart)
         assert chart.grid is grid
         drawn = str(chart.render())
-        assert "baseline np'=1..3" in drawn and "nfr=1" in drawn and "tokens" in drawn
+        assert "baseline np'=1..3" in drawn and "nfr=1" in drawn and "●2" in drawn and "tokens" in drawn
         heat = screen.query_one(HeatMap).render()
         assert heat is not None
         origins = screen.query_one(OriginTable)

@@ -50,9 +50,14 @@ class _Canvas:
         for i in range(steps + 1):
             self.dot(round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps))
 
-    def mark(self, x: int, y: int, glyph: str, style: str) -> None:
+    def mark(self, x: int, y: int, glyph: str, style: str, label: str = "") -> None:
+        """A marker glyph at dot (x, y), with a label after it where the cells are free."""
         col, row = min(x // 2, self.width - 1), min(y // 4, self.height - 1)
         self.marks[(row, col)] = (glyph, style)
+        cells = [(row, col + 1 + i) for i in range(len(label))]
+        if cells and cells[-1][1] < self.width and not any(c in self.marks for c in cells):
+            for cell, char in zip(cells, label, strict=True):
+                self.marks[cell] = (char, AXIS_STYLE)
 
     def row(self, r: int) -> Text:
         out = Text()
@@ -74,7 +79,7 @@ def _legend(grid: Grid) -> Text:
         legend.append("  ")
         legend.append(MARKERS[i % len(MARKERS)], MARKER_STYLES[i % len(MARKER_STYLES)])
         legend.append(f" nfr={nfr}")
-    legend.append(f"   np={','.join(map(str, grid.nps))} ({grid.mode})", AXIS_STYLE)
+    legend.append(f"   labels: np ({grid.mode})", AXIS_STYLE)
     return legend
 
 
@@ -101,10 +106,16 @@ def draw_chart(grid: Grid | None, width: int, height: int) -> Text:
         current = xy(base.tokens, base.pass_rate)
         canvas.line(*previous, *current)
         previous = current
+    # Markers first, then their np labels, so a label never hides another marker.
     for cell in grid.cells:
         i = grid.nfrs.index(cell.nfr)
         canvas.mark(*xy(cell.tokens, cell.pass_rate), MARKERS[i % len(MARKERS)],
                     MARKER_STYLES[i % len(MARKER_STYLES)])
+    for cell in grid.cells:
+        i = grid.nfrs.index(cell.nfr)
+        x, y = xy(cell.tokens, cell.pass_rate)
+        canvas.mark(x, y, MARKERS[i % len(MARKERS)], MARKER_STYLES[i % len(MARKER_STYLES)],
+                    label=str(cell.np))
     lines = [_legend(grid)]
     labels = {0: y_max, plot_h // 2: y_max / 2, plot_h - 1: 0.0}
     for r in range(plot_h):
