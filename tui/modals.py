@@ -76,7 +76,8 @@ class FeedbackEditorModal(ModalScreen[str | None]):
     """
 
     DEFAULT_CSS = _MODAL_CSS.format(name="FeedbackEditorModal") + """
-    FeedbackEditorModal TextArea { height: 14; }
+    FeedbackEditorModal > Vertical { height: 90%; max-height: 30; }
+    FeedbackEditorModal TextArea { height: 1fr; min-height: 3; }
     """
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="modal.save", tooltip="Store as human feedback"),
@@ -122,6 +123,7 @@ class RepairDialogModal(ModalScreen[RepairChoice | None]):
 
     DEFAULT_CSS = _MODAL_CSS.format(name="RepairDialogModal") + """
     RepairDialogModal Input { margin-bottom: 1; }
+    RepairDialogModal .modal-title { margin-bottom: 0; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="modal.cancel"),
@@ -140,13 +142,14 @@ class RepairDialogModal(ModalScreen[RepairChoice | None]):
         with Vertical():
             yield Label(self._title, classes="modal-title")
             yield Label("Repairs to sample")
-            yield Input(str(d.n), type="integer", id="repair-n")
+            yield Input(str(d.n), type="integer", id="repair-n", compact=True)
             yield Label("Model (sim, sim-weak, sim-strong run offline; other names use the "
                         "run's endpoint)")
-            yield Input(d.model, id="repair-model",
+            yield Input(d.model, id="repair-model", compact=True,
                         suggester=SuggestFromList(self._models, case_sensitive=False))
             yield Label("Temperature (0 to 2)")
-            yield Input(f"{d.temperature:g}", type="number", id="repair-temperature")
+            yield Input(f"{d.temperature:g}", type="number", id="repair-temperature",
+                        compact=True)
             yield Label("", classes="modal-error", id="repair-error")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Cancel", id="cancel")

@@ -37,7 +37,7 @@ async def test_annotate_skip_and_repair_all_end_to_end(tmp_path: Path) -> None:
         assert screen.current is not None and screen.current.id == first.id
         assert first.task_id in text(screen.query_one("#annotate-header", Static))
         assert "def " in screen.query_one("#annotate-spec", Markdown).source
-        assert str(screen.query_one(CodeView).content.code) == first.code  # type: ignore[union-attr]
+        assert str(screen.query_one(CodeView).content.code) == first.code.rstrip("\n")  # type: ignore[union-attr]
         assert "failing" in str(screen.query_one(FailingTestsView).content.title)  # type: ignore[union-attr]
         assert f"{len(queue)} left" in text(screen.query_one("#annotate-title", Static))
         # Save an explanation: it is stored as human feedback and the next program shows.

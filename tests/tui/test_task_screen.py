@@ -42,7 +42,7 @@ async def test_tree_shape_and_labels(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)):
         tree = app.screen.query_one(RepairTree)
         assert labels(tree) == [
-            "spec HumanEval/2 · Given a positive floating point number,…",
+            "spec HumanEval/2 · Given a positive floating point…",
             "✗ program p0 · 31 tok · wrong_answer on test 0",
             "» feedback f0 (sim) · 28 tok",
             "✓ repair r0 · 33 tok",
@@ -79,7 +79,7 @@ async def test_detail_for_each_kind(tmp_path: Path) -> None:
         assert code.line_numbers  # type: ignore[attr-defined]
         table = detail.query_one(FailingTestsView).content
         cells = [str(c) for col in table.columns for c in col._cells]  # type: ignore[attr-defined]
-        assert {"wrong_answer", "assert candidate(3.5) == 0.5", "0.5", "3.0"} <= set(cells)
+        assert {"0 wrong_answer", "assert candidate(3.5) == 0.5", "0.5", "3.0"} <= set(cells)
         assert "0 of 1 tests passed" in str(table.title)  # type: ignore[attr-defined]
         # A feedback: model, origin, tokens and its text.
         await pilot.press("down")
@@ -95,7 +95,7 @@ async def test_detail_for_each_kind(tmp_path: Path) -> None:
         assert "from feedback f0 (model)" in rendered(detail.query_one("#detail-header", Static))
         await pilot.press("d")
         assert shown(detail) == {"detail-header", "detail-note", "detail-code", "detail-tests"}
-        assert str(detail.query_one(CodeView).content.code) == FIXED  # type: ignore[attr-defined]
+        assert str(detail.query_one(CodeView).content.code) == FIXED.rstrip()  # type: ignore[attr-defined]
         await pilot.press("d")
         assert "detail-diff" in shown(detail)
 
@@ -184,3 +184,32 @@ async def test_update_from_another_writer_adds_only_new_nodes(tmp_path: Path) ->
         assert str(after[human.id].label) == "» feedback h0 (human) · 0 tok"
         assert after[human.id].parent is before[p1.id]
         assert tree.selected.key == f"{TASK}|p0|f0"  # type: ignore[union-attr]
+
+
+async def test_in_the_real_app_with_its_polling_and_help(tmp_path: Path) -> None:
+    from repair_tui.tui.app import RepairApp, key_help
+
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = RepairApp(db, load_samples=False, poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.open_screen("task", "TaskScreen", 1, TASK)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TaskScreen)
+        tree = screen.query_one(RepairTree)
+        assert len(list(tree.walk())) == 8
+        # Another connection writes; the app's poll brings the new node into the tree.
+        with Store.open(db) as other:
+            p2 = other.get_node_by_key(1, f"{TASK}|p2")
+            other.add_feedback(p2.id, "Fine as it is.")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if len(list(tree.walk())) == 9:
+                break
+        assert [str(t.label) for t in tree.walk()][-1] == "» feedback h0 (human) · 0 tok"
+        # The help lists the screen's keys with their descriptions.
+        described = {desc for _, desc, _ in key_help(screen)}
+        assert {"Next fail", "Edit feedback", "Repair", "Rerun branch", "Cancel"} <= described
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TaskScreen)

@@ -58,7 +58,7 @@ class TaskScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "next_failing", "Next fail", id="task.next_failing",
                 tooltip="Jump to the next failing program"),
-        Binding("p", "previous_failing", "Prev fail", id="task.previous_failing",
+        Binding("p", "previous_failing", "Prev fail", id="task.previous_failing", show=False,
                 tooltip="Jump to the previous failing program"),
         Binding("s", "next_solved", "Next solved", id="task.next_solved",
                 tooltip="Jump to the next passing program and unfold its path"),
@@ -70,13 +70,16 @@ class TaskScreen(Screen[None]):
                 tooltip="New feedback and repairs for the selected program"),
         Binding("x", "reexecute", "Re-execute", id="task.reexecute",
                 tooltip="Run the selected program's tests again"),
-        Binding("c", "copy_code", "Copy code", id="task.copy_code",
+        Binding("c", "copy_code", "Copy code", id="task.copy_code", show=False,
                 tooltip="Copy the selected program to the clipboard"),
         Binding("d", "toggle_diff", "Diff/code", id="task.toggle_diff",
                 tooltip="Show a repair as a diff or as code"),
-        Binding("o", "open_spec", "Spec", id="task.open_spec", tooltip="Show the task's spec"),
+        Binding("o", "open_spec", "Spec", id="task.open_spec", show=False,
+                tooltip="Show the task's spec"),
         Binding("ctrl+x", "cancel_actions", "Cancel", id="task.cancel_actions",
                 tooltip="Cancel the running actions"),
+        Binding("escape", "back", "Back", id="task.back", show=False,
+                tooltip="Back to the run (running actions are cancelled)"),
     ]
 
     def __init__(self, run_id: int, task_id: str) -> None:
@@ -249,6 +252,9 @@ class TaskScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(node.code or "")
         self.notify(f"copied {short_key(node)} ({len((node.code or '').splitlines())} lines)")
+
+    def action_back(self) -> None:
+        self.dismiss()
 
     def action_cancel_actions(self) -> None:
         cancelled = self.workers.cancel_group(self, "actions")

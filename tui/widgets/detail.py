@@ -56,14 +56,14 @@ def tests_table(results: list[TestResult]) -> Table | Text:
         title=f"{passed} of {len(results)} tests passed; failing:",
         title_justify="left", expand=True, show_lines=True,
     )
-    for name, ratio in (("#", 0), ("status", 0), ("input", 3), ("expected", 2), ("got", 2),
-                        ("error", 3)):
-        table.add_column(name, ratio=ratio or None, overflow="fold", no_wrap=not ratio)
+    table.add_column("test", no_wrap=True)
+    for name in ("input", "expected", "got", "error"):
+        table.add_column(name, overflow="fold", min_width=len(name))
     for r in failing[:MAX_FAILING_ROWS]:
         error = " ".join(x for x in (r.error_type, r.message) if x)
         if r.line is not None:
             error = f"{error} (line {r.line})"
-        table.add_row(str(r.index), r.status.value, _clip(r.input), _clip(r.expected),
+        table.add_row(f"{r.index} {r.status.value}", _clip(r.input), _clip(r.expected),
                       _clip(r.got), _clip(error))
     if len(failing) > MAX_FAILING_ROWS:
         table.caption = f"and {len(failing) - MAX_FAILING_ROWS} more failing tests"
@@ -118,7 +118,7 @@ class CodeView(Static):
         if not code.strip():
             self.update(Text("(empty program: no code could be extracted)", style="italic"))
             return
-        self.update(Syntax(code, "python", line_numbers=True, theme="ansi_dark",
+        self.update(Syntax(code.rstrip("\n"), "python", line_numbers=True, theme="ansi_dark",
                            background_color="default", word_wrap=True))
 
 

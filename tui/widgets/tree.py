@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-FAULT_WIDTH = 40  # characters of a fault shown in a label; the detail shows all of it
+FAULT_WIDTH = 32  # characters of a fault shown in a label; the detail shows all of it
 
 TreeData: TypeAlias = Node | None  # None is the root, which stands for the task's spec
 
@@ -79,7 +79,7 @@ class RepairTree(Tree[TreeData]):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(Text("spec"), None, id=id, classes=classes)
-        self.guide_depth = 3
+        self.guide_depth = 2
         self.auto_expand = False  # enter shows the detail; space folds a branch
         self._by_id: dict[int, TreeNode[TreeData]] = {}
         self._orphans: dict[int, list[Node]] = {}  # parent id -> children seen first
@@ -115,8 +115,9 @@ class RepairTree(Tree[TreeData]):
                 self._orphans.setdefault(node.parent_id, []).append(node)
                 return None
             parent = found
-        added = parent.add(node_label(node), node, expand=True)
-        # A program's feedback and a feedback's repairs can always arrive later.
+        # No fold icon until a node has children (they may arrive later: allow it then).
+        added = parent.add(node_label(node), node, expand=True, allow_expand=False)
+        parent.allow_expand = True
         self._by_id[node.id] = added
         for child in self._orphans.pop(node.id, []):
             self.upsert(child)
