@@ -49,6 +49,9 @@ PRELOAD_FALLBACK = [
     "random", "threading", "subprocess", "statistics", "queue", "socket", "encodings.idna", "hashlib",
     "calendar", "pprint", "difflib", "traceback", "signal",
 ]
+# A test still running after this many seconds drops to the lowest CPU priority.
+DEMOTE_AFTER = 0.5
+DEMOTED_NICE = 19
 OK_KINDS = {"stdio": "done", "call": "returned", "assert": "checked"}
 
 
@@ -168,7 +171,9 @@ class Server:
 
     def _poll_timeout(self) -> int:
         times = [t for p in self.programs.values() if p.current
-                 for t in (p.current.deadline, p.current.backstop) if t is not None]
+                 for t in (p.current.deadline, p.current.backstop,
+                           None if p.current.demoted else p.current.start + DEMOTE_AFTER)
+                 if t is not None]
         if not times:
             return 60_000
         return max(0, int((min(times) - time.monotonic()) * 1000) + 1)
@@ -314,12 +319,28 @@ class Server:
             test = program.current
             if test is None:
                 continue
+            if not test.demoted and test.pid > 0 and now - test.start >= DEMOTE_AFTER:
+                _demote(test)
             if test.backstop is not None and now >= test.backstop:
                 test.kill("backstop")  # a shim ignored SIGTERM: SIGKILL, then sweep orphans
                 test.backstop = None
                 self.link.send({"op": "sweep"})
             elif test.kill_reason is None and now >= test.deadline:
                 test.kill("timeout")
+
+
+def _demote(test: TestProcess) -> None:
+    """Lowest CPU priority for a test that has run DEMOTE_AFTER seconds: a program stuck
+    in a loop then burns only CPU nobody else wants, and quick tests of other programs
+    (and the caller's own work) go first. Its wall-clock limit is unchanged."""
+    test.demoted = True
+    with contextlib.suppress(OSError):  # it may have exited just now
+        os.setpriority(os.PRIO_PROCESS, test.pid, DEMOTED_NICE)
+        # With autogroup scheduling a nice value only counts inside the process's own
+        # session, and each test has its own: demote that session's group too.
+        if os.getsid(test.pid) != os.getsid(0):
+            with open(f"/proc/{test.pid}/autogroup", "w") as group:
+                group.write(str(DEMOTED_NICE))
 
 
 def _options(argv: list[str]) -> tuple[int, str, bool]:

@@ -53,6 +53,7 @@ class TestProcess:
         self.backstop: float | None = None  # when a shim that ignored SIGTERM gets SIGKILL
         self.pid = self.pidfd = -1
         self.start = 0.0
+        self.demoted = False  # moved to the lowest CPU priority (see _server._demote)
         self.spawn_error: str | None = None
 
     def spawn(self, link: Link) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from repair_tui.sandbox import Sandbox, Status
+from repair_tui.sandbox import Limits, Sandbox, Status
 from sandbox_helpers import assert_host_unharmed, namespaces_available, processes_matching
 
 
@@ -341,3 +341,17 @@ def test_the_program_sees_no_other_process_nor_the_users_files(sandbox: Sandbox,
     python_dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
     allowed = {Path(p).relative_to(home).parts[0] for p in python_dirs if p.startswith(home + "/")}
     assert set(ast.literal_eval(second)) <= allowed
+
+
+def test_a_program_still_running_after_half_a_second_drops_to_the_lowest_cpu_priority(
+    sandbox: Sandbox,
+) -> None:
+    # A stuck program then costs other programs (and the caller) no CPU they want.
+    program = (
+        "import os, time\nstart = time.monotonic()\n"
+        "print(os.getpriority(os.PRIO_PROCESS, 0))\n"
+        "while time.monotonic() - start < 1.2:\n    pass\n"
+        "print(os.getpriority(os.PRIO_PROCESS, 0))\n"
+    )
+    verdict = sandbox.run(program, stdio("0\n19"), Limits(timeout=4.0))
+    assert verdict.passed, verdict.results[0].got

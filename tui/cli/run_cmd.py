@@ -1,0 +1,256 @@
+"""`repair-tui run`: sample, execute, explain and repair a dataset into the database.
+
+The engine (core/engine_run.py) does the work; this module turns its events into a
+rich progress bar and its end into a summary, and turns Ctrl-C into a clean stop
+with the command that resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from repair_tui.tui.cli import add_db_option
+
+if TYPE_CHECKING:
+    from repair_tui.core.events import Event
+    from repair_tui.core.models import Run, RunConfig
+    from rich.progress import Progress, TaskID
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run self-repair on a dataset: sample programs, test, explain, repair",
+        description="Sample NP programs per task, run their tests in the sandbox, and for "
+        "every failing program sample NFR feedback-repair pairs (joint: one call explains "
+        "and fixes; separate: the feedback model explains, the code model fixes; tests-only: "
+        "the fix sees only the error message). Everything is stored in the database; run "
+        "the same command again (or --resume NAME) to finish an interrupted run.",
+    )
+    p.add_argument("--dataset", metavar="DATASET",
+                   help="humaneval, apps-sample, apps:PATH (folder or .jsonl) or jsonl:PATH")
+    p.add_argument("--model", metavar="MODEL",
+                   help="code model: sim, sim-weak, sim-strong (simulated) or an endpoint's model name")
+    p.add_argument("--feedback-model", metavar="MODEL", default=None,
+                   help="model that explains failures in separate mode (default: --model)")
+    p.add_argument("--base-url", metavar="URL", default=None,
+                   help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)")
+    p.add_argument("--api-key", metavar="KEY", default=None,
+                   help="API key (default: $OPENAI_API_KEY); never stored")
+    p.add_argument("--np", type=_positive, default=10, help="programs per task (default 10)")
+    p.add_argument("--nfr", type=_count, default=3,
+                   help="feedback-repair pairs per failing program (default 3)")
+    p.add_argument("--mode", choices=("joint", "separate", "tests-only"), default="joint",
+                   help="how feedback and repair are sampled (default joint)")
+    p.add_argument("--depth", type=_positive, default=1,
+                   help="repair levels: failing repairs are explained and repaired again (default 1)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--feedback-temperature", type=float, default=None,
+                   help="temperature of the feedback model (default: --temperature)")
+    p.add_argument("--max-tokens", type=_positive, default=1024, help="tokens per completion (default 1024)")
+    p.add_argument("--seed", type=int, default=0, help="run seed; every call's seed derives from it (default 0)")
+    p.add_argument("--split", default=None, help="APPS split: train or test")
+    p.add_argument("--difficulty", default=None, help="APPS difficulty: introductory, interview, competition")
+    p.add_argument("--limit", type=_count, default=None, help="only the first N tasks")
+    p.add_argument("--ids", nargs="+", default=(), metavar="ID", help="only these task ids")
+    p.add_argument("--concurrency", type=_positive, default=16, help="model calls in flight (default 16)")
+    p.add_argument("--sim-latency", type=_seconds, default=0.0, metavar="S",
+                   help="seconds each simulated call takes (to try concurrency; default 0)")
+    p.add_argument("--name", default=None,
+                   help="run name (default: built from dataset, model, np, nfr and mode)")
+    p.add_argument("--resume", metavar="NAME", default=None,
+                   help="finish the stored run NAME with its own configuration")
+    p.add_argument("--json", action="store_true", help="print the final totals as JSON")
+    add_db_option(p)
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    from repair_tui.core.errors import UserError
+    from repair_tui.core.models import RunConfig
+
+    for option in ("dataset", "model"):
+        if not getattr(args, option):
+            raise UserError(f"--{option} is required (or --resume NAME)")
+    return RunConfig(
+        dataset=args.dataset, model=args.model, feedback_model=args.feedback_model,
+        base_url=args.base_url, np=args.np, nfr=args.nfr, mode=args.mode, depth=args.depth,
+        temperature=args.temperature, feedback_temperature=args.feedback_temperature,
+        max_tokens=args.max_tokens, seed=args.seed, limit=args.limit, split=args.split,
+        difficulty=args.difficulty, task_ids=tuple(args.ids), concurrency=args.concurrency,
+        sim_latency=args.sim_latency,
+    )
+
+
+def default_name(config: RunConfig) -> str:
+    """A name that the same command gives again, so repeating it resumes."""
+    dataset = config.dataset.rsplit("/", 1)[-1] if ":" in config.dataset else config.dataset
+    models = config.model if not config.feedback_model else f"{config.model}+{config.feedback_model}"
+    extra = "" if config.limit is None else f"-limit{config.limit}"
+    return f"{dataset}-{models}-np{config.np}-nfr{config.nfr}-{config.mode}{extra}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from repair_tui.core.engine_run import run_repair
+    from repair_tui.core.errors import UserError
+    from repair_tui.core.store import Store
+
+    if args.resume and (args.dataset or args.model):
+        raise UserError("--resume NAME takes the stored configuration: drop --dataset and --model")
+    config = None if args.resume else config_from_args(args)
+    name = args.resume or args.name or default_name(config)  # type: ignore[arg-type]
+    db = getattr(args, "db", None)
+    api_key = args.api_key or os.environ.get("OPENAI_API_KEY")
+    with Store.open(db) as store:
+        display = ProgressDisplay(name, quiet=args.json)
+        try:
+            with display:
+                final = asyncio.run(run_repair(store, name, config, sink=display.on_event, api_key=api_key))
+        except KeyboardInterrupt:
+            hint = f"repair-tui run --resume {_quote(name)}" + (f" --db {_quote(str(db))}" if db else "")
+            print(f"repair-tui: interrupted; what finished is stored. Resume with: {hint}", file=sys.stderr)
+            return 130
+        totals = store.run_totals(final.id)
+    _summary(final, totals, args.json, display.elapsed)
+    return 0
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _summary(run_: Run, totals: Any, as_json: bool, elapsed: float) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        print(json.dumps({"run": run_.name, "status": run_.status, "message": run_.message,
+                          "isolation": run_.isolation, "seconds": round(elapsed, 2), **asdict(totals)}))
+        return
+    from rich.console import Console
+
+    c = Console()
+    rate = totals.solved / totals.attempted if totals.attempted else 0.0
+    c.print(f"[bold]{run_.name}[/]: {run_.status} in {elapsed:.1f} s; "
+            f"solved {totals.solved}/{totals.attempted} tasks ({rate:.1%}), "
+            f"{totals.solved_by_repair} only by repair")
+    c.print(f"programs {totals.programs_passed}/{totals.programs} passing, "
+            f"repairs {totals.repairs_passed}/{totals.repairs} passing, "
+            f"{totals.tokens:,} tokens generated in {totals.calls:,} calls")
+    if run_.message:
+        c.print(f"[yellow]{run_.message}[/]")
+    c.print(f"next: repair-tui estimate {_quote(run_.name)}   |   repair-tui   (browse the trees)")
+
+
+class ProgressDisplay:
+    """A rich progress bar fed by engine events: tasks done and solved, calls, tokens,
+    pass rate so far, ETA."""
+
+    def __init__(self, name: str, *, quiet: bool = False) -> None:
+        self.name = name
+        self.quiet = quiet
+        self.start = time.monotonic()
+        self.done = self.solved = self.calls = self.tokens = self.failed = 0
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def __enter__(self) -> ProgressDisplay:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), console=console, disable=self.quiet, transient=False,
+        )
+        self._progress.start()
+        self._progress.console.print(f"run [bold]{self.name}[/]")
+        self._task = self._progress.add_task("tasks", total=None, stats="starting")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def on_event(self, event: Event) -> None:
+        from repair_tui.core import events as ev
+
+        if isinstance(event, ev.RunStarted):
+            self.start = time.monotonic()
+            self._update(total=event.tasks)
+            if event.resumed:
+                self._note(f"resuming {event.name}: stored calls are reused, not repeated")
+        elif isinstance(event, ev.CallFinished):
+            self.calls += 1
+            self.tokens += event.tokens
+        elif isinstance(event, ev.CallFailed):
+            self.failed += 1
+            self._note(f"[yellow]call failed[/] ({event.task_id}, {event.role}): {event.error}")
+        elif isinstance(event, ev.TaskFinished):
+            self.done += 1
+            self.solved += int(event.solved)
+        self._update()
+
+    def _note(self, text: str) -> None:
+        if self._progress is not None and not self.quiet:
+            self._progress.console.print(text)
+
+    def _update(self, total: int | None = None) -> None:
+        if self._progress is None or self._task is None:
+            return
+        rate = f"{self.solved / self.done:.1%}" if self.done else "-"
+        stats = (f"solved {self.solved} ({rate})  calls {self.calls:,}  tok {self.tokens:,}"
+                 + (f"  failed {self.failed}" if self.failed else ""))
+        kwargs: dict[str, Any] = {"completed": self.done, "stats": stats}
+        if total is not None:
+            kwargs["total"] = total
+        self._progress.update(self._task, **kwargs)
