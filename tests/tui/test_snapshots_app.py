@@ -24,9 +24,9 @@ def app_on(tmp_path: Path) -> RepairApp:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Wait for the estimator worker and the repaint it causes."""
+    """Wait for the estimator worker, the footer's settling timer and the repaint."""
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await pilot.pause(0.1)
 
 
 def test_runs_screen(snap_compare: Callable[..., bool], tmp_path: Path) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from repair_tui.tui.widgets.footer import QuietFooter
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 INTRO = (
     "Keys of the screen below (also in the footer and in the command palette, ctrl+p). "
@@ -34,7 +35,7 @@ class HelpScreen(Screen[None]):
         with VerticalScroll(id="help-body"):
             yield Static(INTRO, id="help-intro")
             yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Help"

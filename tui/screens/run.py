@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged
 from repair_tui.tui.widgets.chart import PassChart
+from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.heatmap import HeatMap
 from repair_tui.tui.widgets.tallies import OriginTable, Tallies
 from repair_tui.tui.widgets.task_table import STATUS_FILTERS, TaskTable, filter_rows
@@ -23,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select
+from textual.widgets import DataTable, Header, Input, Select
 from textual.worker import get_current_worker
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class RunScreen(Screen[None]):
             yield Select([("any difficulty", ANY)], value=ANY, allow_blank=False,
                          id="run-difficulty", compact=True)
         yield TaskTable(id="run-tasks")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#run-chart").border_title = "pass@t: pass rate vs tokens"
@@ -128,8 +129,9 @@ class RunScreen(Screen[None]):
         self.run = store.get_run_by_id(self.run_id)
         self.sub_title = f"Run {self.run.name}"
         self.refresh_counts()
-        self.start_estimate()
         self.query_one(TaskTable).focus()
+        # Paint the counts and tasks first; the chart follows from the worker.
+        self.call_after_refresh(self.start_estimate)
 
     # --- live data -------------------------------------------------------------
 

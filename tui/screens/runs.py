@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged
+from repair_tui.tui.widgets.footer import QuietFooter
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 if TYPE_CHECKING:
     from repair_tui.core.store_views import RunSummary
@@ -85,7 +86,7 @@ class RunsScreen(Screen[None]):
         yield Header()
         yield Static(EMPTY, id="runs-empty")
         yield RunTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         # The file name only: the full path is in `repair-tui runs`, and it keeps

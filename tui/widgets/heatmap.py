@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich import box
-from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,6 +12,7 @@ if TYPE_CHECKING:
     from repair_tui.core.metrics_grid import Grid
 
 SPREAD = 0.25  # ratio distance from 1.0 that gets the full colour
+CELL = 8  # characters per heat-map column, its leading space included
 
 
 def heat_style(ratio: float | None) -> str:
@@ -30,26 +28,29 @@ def heat_style(ratio: float | None) -> str:
     return f"black on rgb({r},{g},{b})"
 
 
-def heat_table(grid: Grid | None) -> RenderableType:
-    """The heat map as a rich Table: np down, nfr across; O.O.B. beyond the baseline."""
+def heat_table(grid: Grid | None) -> Text:
+    """The heat map as text: np down, nfr across; O.O.B. beyond the baseline's tokens.
+
+    Plain Text rather than a rich Table: the Run screen re-renders it on every live
+    update, and a Table costs several times more to measure and draw.
+    """
     if grid is None or not grid.n_tasks:
         return Text("No estimate yet.", style="dim")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
-    table.add_column("np\\nfr", justify="right", style="bold")
+    out = Text("np\\nfr", style="bold")
     for nfr in grid.nfrs:
-        table.add_column(str(nfr), justify="center")
+        out.append(f"{nfr:^{CELL}}", "bold")
     for np_ in grid.nps:
-        cells: list[Text] = []
+        out.append(f"\n{np_:>6}", "bold")
         for nfr in grid.nfrs:
             cell = grid.cell(np_, nfr)
+            out.append(" ")
             if cell.out_of_bounds:
-                cells.append(Text(" O.O.B ", style="dim"))
+                out.append(f"{'O.O.B.':^{CELL - 1}}", "dim")
             elif cell.ratio is None:
-                cells.append(Text("  n/a  ", style="dim"))
+                out.append(f"{'n/a':^{CELL - 1}}", "dim")
             else:
-                cells.append(Text(f" {cell.ratio:.2f} ", style=heat_style(cell.ratio)))
-        table.add_row(str(np_), *cells)
-    return table
+                out.append(f"{cell.ratio:^{CELL - 1}.2f}", heat_style(cell.ratio))
+    return out
 
 
 class HeatMap(Static):

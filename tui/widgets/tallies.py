@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich import box
-from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -61,19 +58,24 @@ def _origin_column(s: OriginStats) -> list[str]:
             f"{s.repairs_passed:,}", rate]
 
 
-def origin_table(stats: dict[str, OriginStats]) -> RenderableType:
-    """Feedback origins side by side: feedback, repairs sampled, executed, passing, rate."""
+def origin_table(stats: dict[str, OriginStats]) -> Text:
+    """Feedback origins side by side: feedback, repairs sampled, executed, passing, rate.
+
+    Plain Text (not a rich Table), which is much cheaper to re-render on live updates.
+    """
     shown = [o for o in ORIGINS if o in stats] + sorted(set(stats) - set(ORIGINS))
     if not shown:
         return Text("No feedback yet.", style="dim")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
-    table.add_column("feedback from", style="bold")
-    for origin in shown:
-        table.add_column(origin, justify="right")
     columns = [_origin_column(stats[o]) for o in shown]
+    width = max(9, *(len(v) for column in columns for v in column), *(len(o) for o in shown))
+    out = Text(f"{'origin':<10}", style="bold")
+    for origin in shown:
+        out.append(f" {origin:>{width}}", "bold")
     for i, label in enumerate(ORIGIN_ROWS):
-        table.add_row(label, *(column[i] for column in columns))
-    return table
+        out.append(f"\n{label:<10}")
+        for column in columns:
+            out.append(f" {column[i]:>{width}}", "bold green" if label == "pass rate" else "")
+    return out
 
 
 class OriginTable(Static):
