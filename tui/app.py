@@ -112,6 +112,7 @@ class RepairApp(App[None]):
         self.load_samples = load_samples
         self.poll_interval = poll_interval
         self._engines: dict[int, Engine] = {}
+        self._sandboxes: list[Any] = []  # made by sandbox_factory: ours to close
         self._version = -1
         self.loaded_samples: list[str] = []
 
@@ -133,6 +134,12 @@ class RepairApp(App[None]):
         for engine in engines:
             with contextlib.suppress(Exception):  # one failing must not keep others open
                 await engine.aclose()
+        sandboxes, self._sandboxes = self._sandboxes, []
+        for sandbox in sandboxes:
+            close = getattr(sandbox, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
         store = getattr(self, "store", None)
         if store is not None:
             store.close()
@@ -199,7 +206,10 @@ class RepairApp(App[None]):
         if engine is None:
             from repair_tui.core.engine import open_engine
 
-            sandbox = self.sandbox_factory() if self.sandbox_factory is not None else None
+            sandbox = None  # None: the engine uses the process's shared sandbox
+            if self.sandbox_factory is not None:
+                sandbox = self.sandbox_factory()
+                self._sandboxes.append(sandbox)
             engine = open_engine(self.store, run_id, sink=self._engine_event,
                                  api_key=self.api_key, sandbox=sandbox)
             self._engines[run_id] = engine

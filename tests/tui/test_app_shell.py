@@ -160,3 +160,15 @@ def test_bare_command_runs_the_app_on_the_database(tmp_path: Path,
     monkeypatch.setenv("REPAIR_TUI_DB", str(tmp_path / "env.db"))
     assert main([]) == 0
     assert seen == [tmp_path / "env.db"] and (tmp_path / "env.db").exists()
+
+
+async def test_default_samples_come_from_the_package(tmp_path: Path) -> None:
+    from repair_tui.tui.app import SAMPLE_SUFFIX, bundled_samples
+
+    shipped = sorted(e.name for e in bundled_samples().iterdir() if e.name.endswith(SAMPLE_SUFFIX))
+    app = RepairApp(tmp_path / "fresh.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(app.store.run_names()) == len(shipped)
+        assert len(app.loaded_samples) == len(shipped)

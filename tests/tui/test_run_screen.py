@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 from pathlib import Path
 
+import pytest
 from repair_tui.core.store import Store
 from repair_tui.tui.app import RepairApp
 from repair_tui.tui.screens.run import RunScreen
@@ -199,3 +203,61 @@ async def test_a_run_with_nothing_executed_yet(tmp_path: Path) -> None:
         assert screen.grid is None and shown(screen) == []
         assert "No executed programs yet" in str(screen.query_one(PassChart).render())
         assert not screen.query_one("#run-difficulty").display
+
+
+@pytest.mark.slow
+async def test_a_real_run_in_another_process_shows_up_live(tmp_path: Path) -> None:
+    """`repair-tui run` writes from a subprocess; the open Runs and Run screens follow it."""
+    db = tmp_path / "live.db"
+    with Store.open(db):
+        pass  # created and migrated before both sides open it
+    app = RepairApp(db, load_samples=False, poll_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "repair_tui.tui", "--db", str(db), "run", "--dataset",
+            "humaneval", "--model", "sim", "--np", "3", "--nfr", "1", "--limit", "4",
+            "--sim-latency", "0.2", "--concurrency", "2", "--name", "live",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        runs = app.screen
+        assert isinstance(runs, RunsScreen)
+        for _ in range(300):
+            await pilot.pause(0.05)
+            if runs.summaries:
+                break
+        assert runs.summaries, "the run never appeared"
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        seen: set[str] = set()
+        while proc.returncode is None:
+            seen.add(str(screen.query_one(Tallies).render()).splitlines()[1])
+            await pilot.pause(0.05)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), 0.01)
+        assert proc.returncode == 0, (await proc.stderr.read()).decode() if proc.stderr else ""
+        for _ in range(40):  # the last commit reaches the screen within a few polls
+            await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+            if screen.run is not None and screen.run.status == "finished":
+                break
+        with Store.open(db) as store:
+            totals = store.run_totals(1)
+        final = str(screen.query_one(Tallies).render())
+        assert screen.run is not None and screen.run.status == "finished"
+        assert f"solved {totals.solved}/{totals.attempted} of 4 tasks" in final
+        assert f"programs {totals.programs_passed}/{totals.programs} pass" in final
+        assert len(seen) >= 2, "the tallies never changed while the run wrote"
+        assert screen.grid is not None and screen.grid.n_tasks == totals.attempted
+
+
+async def test_a_run_deleted_meanwhile_is_a_notice(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "demo.db")
+    app = RepairApp(db, load_samples=False, poll_interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        with Store.open(db) as writer:
+            writer.delete_run(1)
+        await pilot.press("enter")  # the table still lists it: no poll yet
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        assert any("no run with id 1" in n.message for n in app._notifications)

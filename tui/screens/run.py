@@ -124,14 +124,24 @@ class RunScreen(Screen[None]):
         self.query_one("#run-chart").border_title = "pass@t: pass rate vs tokens"
         self.query_one("#run-heatmap").border_title = "repair / baseline at equal tokens"
         self.query_one("#run-origins").border_title = "repairs by feedback origin"
+        from repair_tui.core.errors import UserError
+
         store = self.repair_app.store
         self.mark = store.mark()  # before reading, so nothing written meanwhile is missed
-        self.run = store.get_run_by_id(self.run_id)
+        try:
+            self.run = store.get_run_by_id(self.run_id)
+        except UserError as exc:  # deleted by another process since the list was read
+            self.notify(str(exc), severity="error")
+            self.call_after_refresh(self._leave)
+            return
         self.sub_title = f"Run {self.run.name}"
         self.refresh_counts()
         self.query_one(TaskTable).focus()
         # Paint the counts and tasks first; the chart follows from the worker.
         self.call_after_refresh(self.start_estimate)
+
+    def _leave(self) -> None:
+        self.dismiss()  # not awaited: a screen may not wait on its own dismissal
 
     # --- live data -------------------------------------------------------------
 
