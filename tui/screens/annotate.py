@@ -118,7 +118,8 @@ class AnnotationScreen(Screen[None]):
         )
         self.query_one("#annotate-spec", Markdown).update(spec_markdown(task))
         self.query_one(CodeView).show(program.code or "")
-        self.query_one(FailingTestsView).show(store.test_results(program.id))
+        self.query_one(FailingTestsView).show(store.test_results(program.id),
+                                              executed=program.passed is not None)
         for child in self.query_one("#annotate-context").children:
             child.display = True
         self.query_one("#annotate-context", VerticalScroll).scroll_home(animate=False)

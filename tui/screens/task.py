@@ -89,6 +89,7 @@ class TaskScreen(Screen[None]):
         self._mark = 0
         self._reveal_next: set[int] = set()  # parent ids whose next new child gets the cursor
         self._labels: dict[Worker[None], str] = {}  # running actions, for messages
+        self._binding_state: tuple[bool | None, ...] = ()
 
     # --- access to the app --------------------------------------------------------
 
@@ -135,6 +136,8 @@ class TaskScreen(Screen[None]):
         self.tree.reveal(None)
         self.detail.show_spec(self.task_record)
         self._show_status()
+        # The footer is composed with the right keys already: no refresh for the root.
+        self._binding_state = self._availability()
 
     # --- live updates ---------------------------------------------------------------
 
@@ -154,12 +157,17 @@ class TaskScreen(Screen[None]):
         if fresh is not None:
             self._show(fresh)
         if mine:
-            self.refresh_bindings()
+            self._refresh_bindings_if_changed()
         return mine
 
     @on(DataChanged)
     def data_changed(self) -> None:
         self.refresh_changes()
+
+    def on_screen_resume(self) -> None:
+        # Polls reach only visible screens: catch up on what was written meanwhile.
+        if self.is_mounted and hasattr(self, "task_record"):
+            self.refresh_changes()
 
     @on(EngineReported)
     def engine_reported(self, message: EngineReported) -> None:
@@ -173,7 +181,18 @@ class TaskScreen(Screen[None]):
     @on(Tree.NodeHighlighted)
     def node_highlighted(self, event: Tree.NodeHighlighted[TreeData]) -> None:
         self._show(event.node.data)
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        # The footer rebuilds its keys on every refresh: only ask when availability moved.
+        state = self._availability()
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    def _availability(self) -> tuple[bool | None, ...]:
+        return tuple(self.check_action(b.action, ()) for b in self.BINDINGS
+                     if isinstance(b, Binding))
 
     def _show(self, node: Node | None) -> None:
         if node is None:
@@ -357,7 +376,7 @@ class TaskScreen(Screen[None]):
         if event.worker.is_finished:
             self._labels.pop(event.worker, None)
         self._show_status()
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def _show_status(self) -> None:
         running = self.running_actions

@@ -44,10 +44,16 @@ def _clip(value: str | None, limit: int = CELL_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def tests_table(results: list[TestResult]) -> Table | Text:
-    """The failing tests of a program (input, expected, got, error), or a one-line note."""
+def tests_table(results: list[TestResult], *, executed: bool = True) -> Table | Text:
+    """The failing tests of a program (input, expected, got, error), or a one-line note.
+
+    ``executed`` False means the program has not run yet; an executed program without
+    results comes from an import that kept only its verdict.
+    """
     failing = [r for r in results if not r.passed and r.status.value != "skipped"]
     if not results:
+        if executed:
+            return Text("no per-test results stored (the verdict was imported)", style="dim")
         return Text("not executed yet", style="yellow")
     passed = sum(r.passed for r in results)
     if not failing:
@@ -132,8 +138,8 @@ class FailingTestsView(Static):
     }
     """
 
-    def show(self, results: list[TestResult]) -> None:
-        self.update(tests_table(results))
+    def show(self, results: list[TestResult], *, executed: bool = True) -> None:
+        self.update(tests_table(results, executed=executed))
 
 
 class NodeDetail(VerticalScroll):
@@ -168,7 +174,9 @@ class NodeDetail(VerticalScroll):
 
     def _set_visible(self, *ids: str) -> None:
         for child in self.children:
-            child.display = child.id in ids
+            wanted = child.id in ids
+            if child.display != wanted:  # a change costs a layout pass: skip no-ops
+                child.display = wanted
 
     def show_spec(self, task: Task) -> None:
         """Show a task's spec (the tree's root)."""
@@ -194,7 +202,7 @@ class NodeDetail(VerticalScroll):
         self._repaired_code = None if repaired is None else (repaired.code or "")
         self.query_one("#detail-header", Static).update(program_header(node, feedback))
         self.query_one(CodeView).show(node.code or "")
-        self.query_one(FailingTestsView).show(results)
+        self.query_one(FailingTestsView).show(results, executed=node.passed is not None)
         self._show_code_or_diff()
         self.scroll_home(animate=False)
 
