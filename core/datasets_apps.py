@@ -122,10 +122,32 @@ def make_spec(question: str, starter_code: str, *, call_based: bool) -> str:
     return spec
 
 
+# What the APPS harness (testing_util.py) puts before every solution, so that programs
+# may use these names without importing them (`List[int]` in starter code, `gcd`,
+# `Counter`...). numpy is left out: it is not always installed and costs 0.1 s a test.
+APPS_PREAMBLE = """\
+import sys
+import time
+import itertools
+from itertools import accumulate, product, permutations, combinations
+import collections
+from collections import Counter, OrderedDict, deque, defaultdict, ChainMap
+from functools import lru_cache
+import math
+from math import sqrt, sin, cos, tan, ceil, fabs, floor, gcd, exp, log, log2
+import fractions
+from typing import List, Tuple
+import random
+import heapq
+from heapq import *
+"""
+
+
 def make_tests(io: dict[str, Any], where: str) -> dict[str, Any]:
     """The sandbox test form of an APPS ``input_output`` object.
 
-    Call-based outputs are kept as APPS stores them (often wrapped in a one-element
+    Every task gets the harness's import preamble (APPS_PREAMBLE). Call-based outputs
+    are kept as APPS stores them (often wrapped in a one-element
     list); the sandbox's comparison tolerates that wrapping. Stdio inputs and outputs
     given as lists of lines are joined with newlines, as the APPS harness does.
     """
@@ -142,9 +164,9 @@ def make_tests(io: dict[str, Any], where: str) -> dict[str, Any]:
             if not isinstance(args, list):
                 raise DatasetError(f"{where}: inputs[{i}] must be a list of arguments")
         cases = [{"input": i, "output": o} for i, o in zip(inputs, outputs, strict=True)]
-        return {"style": "call", "fn_name": fn_name, "cases": cases}
+        return {"style": "call", "fn_name": fn_name, "cases": cases, "preamble": APPS_PREAMBLE}
     cases = [{"input": _text(i), "output": _text(o)} for i, o in zip(inputs, outputs, strict=True)]
-    return {"style": "stdio", "cases": cases}
+    return {"style": "stdio", "cases": cases, "preamble": APPS_PREAMBLE}
 
 
 # ------------------------------------------------------------------ folders

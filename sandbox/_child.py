@@ -157,17 +157,27 @@ def _run_style(job: dict[str, Any], index: int, streams: list[io.TextIOWrapper])
     if isinstance(code, dict):
         return code
     style = job["style"]
+    preamble = str(job.get("preamble") or "")
     if style == "stdio":
-        return _run_stdio(code, source, streams)
+        return _run_stdio(code, source, streams, preamble)
     if style == "call":
-        return _run_call(code, source, str(job["fn_name"]), list(job["inputs"][index]))
+        return _run_call(code, source, str(job["fn_name"]), list(job["inputs"][index]), preamble)
     check_code = job.get("_check_code") or CheckCode(str(job["test"]))
-    return _run_assert(code, source, check_code, str(job["entry_point"]))
+    return _run_assert(code, source, check_code, str(job["entry_point"]), preamble)
 
 
-def _run_stdio(code: types.CodeType, source: str, streams: list[io.TextIOWrapper]) -> dict[str, Any]:
+def _run_preamble(preamble: str, ns: dict[str, Any]) -> None:
+    """The task's preamble (e.g. APPS's imports), run in the program's namespace first;
+    compiled apart so the program's own line numbers stay as written."""
+    if preamble:
+        exec(compile(preamble, "<preamble>", "exec", dont_inherit=True), ns)
+
+
+def _run_stdio(code: types.CodeType, source: str, streams: list[io.TextIOWrapper],
+               preamble: str = "") -> dict[str, Any]:
     ns = _fresh_module("__main__", source)
     try:
+        _run_preamble(preamble, ns)
         exec(code, ns)
         threading = sys.modules.get("threading")
         if threading is not None:  # wait for non-daemon threads, as Python does at exit
@@ -198,9 +208,11 @@ def _resolve(ns: dict[str, Any], name: str) -> Callable[..., Any] | None:
     return func if callable(func) else None
 
 
-def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any]) -> dict[str, Any]:
+def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any],
+              preamble: str = "") -> dict[str, Any]:
     ns = _fresh_module("solution", source)
     try:
+        _run_preamble(preamble, ns)
         exec(code, ns)
     except BaseException as exc:
         return exception_report(exc, "load", source)
@@ -218,9 +230,10 @@ def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any]) 
 
 
 def _run_assert(code: types.CodeType, source: str, check_code: CheckCode,
-                entry_point: str) -> dict[str, Any]:
+                entry_point: str, preamble: str = "") -> dict[str, Any]:
     ns = _fresh_module("solution", source)
     try:
+        _run_preamble(preamble, ns)
         exec(code, ns)
     except BaseException as exc:
         return exception_report(exc, "load", source)

@@ -281,6 +281,8 @@ def _job(pending: _Pending) -> dict[str, Any]:
         job["inputs"] = [case["input"] for case in spec["cases"]]
         if spec["style"] == "call":
             job["fn_name"] = spec["fn_name"]
+    if "preamble" in spec:
+        job["preamble"] = spec["preamble"]
     return job
 
 

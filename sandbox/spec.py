@@ -97,11 +97,18 @@ def parse_tests(obj: object) -> dict[str, Any]:
     if style not in STYLES:
         raise TestSpecError(f"style must be one of stdio, call, assert (got {style!r})")
     if style == "assert":
-        return _assert_spec(obj)
-    spec: dict[str, Any] = {"style": style}
-    if style == "call":
-        spec["fn_name"] = _identifier(obj, "fn_name")
-    spec["cases"] = _cases(obj, style)
+        spec = _assert_spec(obj)
+    else:
+        spec = {"style": style}
+        if style == "call":
+            spec["fn_name"] = _identifier(obj, "fn_name")
+        spec["cases"] = _cases(obj, style)
+    preamble = obj.get("preamble")
+    if preamble is not None:
+        if not isinstance(preamble, str):
+            raise TestSpecError(f"preamble must be a string of Python code (got {_kind(preamble)})")
+        if preamble.strip():
+            spec["preamble"] = preamble
     return spec
 
 

@@ -17,6 +17,7 @@ from repair_tui.core.datasets import (
     find_task,
     load_dataset,
 )
+from repair_tui.core.datasets_apps import APPS_PREAMBLE
 from repair_tui.core.errors import DatasetError, UserError
 from repair_tui.sandbox.result import Verdict
 
@@ -149,6 +150,7 @@ def test_apps_checkout_with_both_splits() -> None:
         "fn_name": "inc",
         # Call-based outputs stay as APPS stores them: wrapped in a list.
         "cases": [{"input": [1], "output": [2]}, {"input": [41], "output": [42]}],
+        "preamble": APPS_PREAMBLE,  # the harness's imports, as APPS runs every solution
     }
     assert call.entry_point == "inc" and call.starter_code == "def inc(n):\n    "
     assert call.difficulty == "competition" and call.meta["url"].endswith("0000")

@@ -85,3 +85,20 @@ def test_load_tests_file_errors_name_the_file(tmp_path: Path, content: bytes | N
 def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(TestSpecError, match=r"cannot read \(Is a directory\)"):
         load_tests_file(tmp_path)
+
+
+def test_a_preamble_runs_before_the_program_without_shifting_its_line_numbers() -> None:
+    from repair_tui.sandbox import Sandbox
+
+    tests = {"style": "call", "fn_name": "f", "preamble": "from typing import List\n",
+             "cases": [{"input": [[1, 2]], "output": 3}]}
+    program = "class Solution:\n    def f(self, xs: List[int]) -> int:\n        return sum(xs) // 0\n"
+    with Sandbox(workers=1) as box:
+        verdict = box.run(program, tests)
+    assert verdict.results[0].status.value == "runtime_error"
+    assert verdict.results[0].line == 3  # the program's own line, not shifted by the preamble
+
+
+def test_a_preamble_must_be_a_string() -> None:
+    with pytest.raises(TestSpecError, match="preamble must be a string"):
+        parse_tests({"style": "stdio", "preamble": 3, "cases": [{"input": "", "output": ""}]})
