@@ -116,7 +116,9 @@ def draw_chart(grid: Grid | None, width: int, height: int) -> Text:
         x, y = xy(cell.tokens, cell.pass_rate)
         canvas.mark(x, y, MARKERS[i % len(MARKERS)], MARKER_STYLES[i % len(MARKER_STYLES)],
                     label=str(cell.np))
-    lines = [_legend(grid)]
+    legend = _legend(grid)
+    legend.truncate(width, overflow="ellipsis")  # one line, or the axes fall off the bottom
+    lines = [legend]
     labels = {0: y_max, plot_h // 2: y_max / 2, plot_h - 1: 0.0}
     for r in range(plot_h):
         label = f"{100 * labels[r]:.0f}%" if r in labels else ""

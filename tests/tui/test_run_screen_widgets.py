@@ -1,0 +1,103 @@
+"""The Run screen's pure parts: chart drawing, heat colours, filters and policy axes."""
+
+from __future__ import annotations
+
+from repair_tui.core.metrics import FrozenTask, Sample
+from repair_tui.core.metrics_grid import grid
+from repair_tui.core.models import RunConfig
+from repair_tui.core.store_views import OriginStats, TaskRow
+from repair_tui.tui.screens.run import estimate_grid, policy_axes
+from repair_tui.tui.widgets.chart import draw_chart, tokens_label
+from repair_tui.tui.widgets.heatmap import heat_style, heat_table
+from repair_tui.tui.widgets.tallies import origin_table
+from repair_tui.tui.widgets.task_table import filter_rows, status_text
+
+
+def frozen(n_tasks: int = 4, programs: int = 5) -> list[FrozenTask]:
+    tasks = []
+    for t in range(n_tasks):
+        samples = tuple(
+            Sample(100.0 + p, passed=(p + t) % 3 == 0,
+                   repairs=() if (p + t) % 3 == 0 else (Sample(150.0, passed=p % 2 == 0),))
+            for p in range(programs))
+        tasks.append(FrozenTask(f"T{t}", samples, None))
+    return tasks
+
+
+def row(task_id: str, *, solved: bool = False, by_repair: bool = False,
+        difficulty: str | None = None, title: str = "", attempted: bool = True,
+        pending: int = 0) -> TaskRow:
+    return TaskRow(task_id=task_id, position=0, difficulty=difficulty, title=title,
+                   programs=3, programs_passed=int(solved and not by_repair), repairs=1,
+                   repairs_passed=int(by_repair), pending=pending, feedback=1, tokens=10,
+                   attempted=attempted, solved=solved, solved_by_repair=by_repair,
+                   has_human_feedback=False)
+
+
+def test_chart_fills_exactly_the_size_it_is_given() -> None:
+    g = grid(frozen(), (1, 2, 5), (1,), bootstrap=0, levels=False)
+    lines = draw_chart(g, 70, 16).plain.split("\n")
+    assert len(lines) == 16 and max(len(line) for line in lines) <= 70
+    assert "%┤" in lines[1]  # the top of the y axis, labelled
+    assert lines[-1].rstrip().endswith("tokens")
+    body = "\n".join(lines[1:-2])
+    assert body.count("●") == 3  # one marker per np, nfr = 1
+    assert any(0x2800 < ord(ch) <= 0x28FF for ch in body)  # the braille baseline
+
+
+def test_chart_without_data_or_room_says_so() -> None:
+    assert "No executed programs" in draw_chart(None, 80, 20).plain
+    g = grid(frozen(), (1,), (1,), bootstrap=0, levels=False)
+    assert "too small" in draw_chart(g, 10, 4).plain
+    assert (tokens_label(950), tokens_label(12_500), tokens_label(3_200_000)) == ("950", "12.5k", "3.2M")
+
+
+def test_heat_colours_run_from_red_through_yellow_to_green() -> None:
+    def rgb(ratio: float) -> tuple[int, ...]:
+        inner = heat_style(ratio).split("rgb(")[1].rstrip(")")
+        return tuple(int(v) for v in inner.split(","))
+
+    red, yellow, green = rgb(0.5), rgb(1.0), rgb(1.5)
+    assert red[0] > red[1] and green[1] > green[0] and yellow == (230, 220, 110)
+    assert heat_style(None) == "dim"
+    g = grid(frozen(), (1, 2), (1,), bootstrap=0, levels=False)
+    text = heat_table(g).plain
+    assert text.splitlines()[0].startswith("np\\nfr") and len(text.splitlines()) == 3
+    assert heat_table(None).plain == "No estimate yet."
+
+
+def test_filters_combine_status_difficulty_and_search() -> None:
+    rows = [row("A", solved=True, difficulty="interview", title="Sort it"),
+            row("B", solved=True, by_repair=True, difficulty="competition"),
+            row("C", difficulty="interview", title="Count"),
+            row("D", attempted=False)]
+    ids = lambda rs: [r.task_id for r in rs]  # noqa: E731
+    assert ids(filter_rows(rows, "solved")) == ["A", "B"]
+    assert ids(filter_rows(rows, "unsolved")) == ["C", "D"]
+    assert ids(filter_rows(rows, "repair")) == ["B"]
+    assert ids(filter_rows(rows, "all", "interview")) == ["A", "C"]
+    assert ids(filter_rows(rows, "unsolved", "interview")) == ["C"]
+    assert ids(filter_rows(rows, query="sort")) == ["A"]
+    assert ids(filter_rows(rows, query="walrus", specs={"D": "A walrus problem"})) == ["D"]
+    assert ids(filter_rows(rows, query="  ")) == ["A", "B", "C", "D"]
+    assert status_text(row("P", attempted=False, pending=1)).plain == "… pending"
+    assert status_text(row("Q", attempted=False)).plain == "– not started"
+
+
+def test_policy_axes_follow_the_run() -> None:
+    config = RunConfig(dataset="humaneval", model="sim", np=10, nfr=3)
+    assert policy_axes(frozen(programs=10), config) == ([1, 2, 5, 10], [1, 3])
+    assert policy_axes(frozen(programs=4), RunConfig(dataset="x", model="sim", nfr=0)) == (
+        [1, 2, 4], [1])
+    g = estimate_grid(frozen(programs=10), config, "dfs")
+    assert g is not None and g.mode == "dfs" and g.nfrs == (1, 3)
+    assert estimate_grid([], config, "batch") is None
+
+
+def test_origin_table_puts_origins_side_by_side() -> None:
+    text = origin_table({"human": OriginStats("human", 2, 4, 4, 3),
+                         "model": OriginStats("model", 10, 10, 8, 2)}).plain
+    head, *lines = text.splitlines()
+    assert head.split() == ["origin", "model", "human"]
+    assert lines[-1].split() == ["pass", "rate", "25.0%", "75.0%"]
+    assert origin_table({}).plain == "No feedback yet."
