@@ -13,7 +13,8 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from repair_tui.tui.cli import add_db_option
 
@@ -99,6 +100,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the final totals as JSON")
     add_db_option(p)
     p.set_defaults(func=run)
+    p.error = _one_line_error(p)  # type: ignore[method-assign]
+
+
+def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse's error, as one line like every other error of the command (its usage
+    block is 12 lines that bury the reason)."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"repair-tui: error: {message} (see repair-tui run --help)\n")
+
+    return error
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -196,6 +208,13 @@ class ProgressDisplay:
         return time.monotonic() - self.start
 
     def __enter__(self) -> ProgressDisplay:
+        return self
+
+    def _start(self) -> None:
+        """Show the bar once the run has started, so an error in the options or the
+        dataset is the only thing printed."""
+        if self._progress is not None:
+            return
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -215,7 +234,6 @@ class ProgressDisplay:
         self._progress.start()
         self._progress.console.print(f"run [bold]{self.name}[/]")
         self._task = self._progress.add_task("tasks", total=None, stats="starting")
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
@@ -225,6 +243,7 @@ class ProgressDisplay:
         from repair_tui.core import events as ev
 
         if isinstance(event, ev.RunStarted):
+            self._start()
             self.start = time.monotonic()
             self._update(total=event.tasks)
             if event.resumed:
