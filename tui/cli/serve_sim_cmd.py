@@ -93,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
             "choose another --port (0 picks a free one)"
         ) from None
-    # Handlers first: whoever reads the URL below may signal us at once.
-    previous = _stop_on_signals()
-    print("Serving the simulated models sim, sim-weak, sim-strong (simulated, not real LLMs)")
-    print(f"base URL: {handle.base_url}")
     extra = f"; faults: {args.fault_rate:g} of requests ({', '.join(faults)})" if args.fault_rate else ""
     key = "the key given with --api-key" if args.api_key else "any API key"
+    # Handlers first: whoever reads the URL below may signal us at once.
+    previous = _stop_on_signals()
     try:
+        print("Serving the simulated models sim, sim-weak, sim-strong (simulated, not real LLMs)")
+        print(f"base URL: {handle.base_url}")
         print(f"Use {key}{extra}. Press Ctrl-C to stop.", flush=True)
         wait_forever(handle)
     except KeyboardInterrupt:
