@@ -91,7 +91,7 @@ class FeedbackEditorModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, classes="modal-title")
+            yield Label(self._title, classes="modal-title", markup=False)
             yield Static("Saving stores a new feedback with origin human; the original "
                          "stays as it is.", classes="modal-help")
             yield TextArea(self._text, soft_wrap=True, id="feedback-editor")
@@ -140,7 +140,7 @@ class RepairDialogModal(ModalScreen[RepairChoice | None]):
     def compose(self) -> ComposeResult:
         d = self._defaults
         with Vertical():
-            yield Label(self._title, classes="modal-title")
+            yield Label(self._title, classes="modal-title", markup=False)
             yield Label("Repairs to sample")
             yield Input(str(d.n), type="integer", id="repair-n", compact=True)
             yield Label("Model (sim, sim-weak, sim-strong run offline; other names use the "
@@ -195,7 +195,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self._question, classes="modal-title")
+            yield Static(self._question, classes="modal-title", markup=False)
             with Horizontal(classes="modal-buttons"):
                 yield Button(f"{self._no} (n)", id="no")
                 yield Button(f"{self._yes} (y)", variant="primary", id="yes")

@@ -213,3 +213,38 @@ async def test_in_the_real_app_with_its_polling_and_help(tmp_path: Path) -> None
         assert {"Next fail", "Edit feedback", "Repair", "Rerun branch", "Cancel"} <= described
         await pilot.press("escape")
         assert not isinstance(app.screen, TaskScreen)
+
+
+async def test_deeper_levels_and_brackets_in_texts(tmp_path: Path) -> None:
+    from repair_tui.core.models import NewNode
+    from repair_tui.sandbox.result import Status, TestResult, Verdict
+
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    with Store.open(db) as store:  # a repair of the failing repair p1|f0|r0 (depth 2)
+        r0 = store.get_node_by_key(1, f"{TASK}|p1|f0|r0")
+        fb = store.add_feedback(r0.id, "Still [bold]wrong[/]: use %.", origin="model",
+                                model="sim", tokens=9)
+        code = "def truncate_number(number):\n    return number % 1.0\n"
+        (deep,) = store.add_nodes(1, [NewNode(TASK, f"{fb.key}|r0", "program",
+                                              parent_key=fb.key, model="sim", text=code,
+                                              code=code, tokens=12)])
+        store.record_verdict(deep.id, Verdict(False, [TestResult(
+            0, Status.RUNTIME_ERROR, "[1, 2]", None, None, "IndexError", "[x] out of range", 2)],
+            "fixed", fault="IndexError [x] on test 0"))
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one(RepairTree)
+        assert labels(tree)[7:9] == ["» feedback f0 (sim) · 9 tok",
+                                     "✗ repair r0 · 12 tok · IndexError [x] on test 0"]
+        assert tree.tree_node(deep.id).parent.parent.data.key == r0.key  # type: ignore[union-attr]
+        await pilot.press("n", "n", "n", "n")  # p0, p1, p1|f0|r0, then the depth-2 repair
+        assert tree.selected.id == deep.id  # type: ignore[union-attr]
+        detail = app.screen.query_one(NodeDetail)
+        diff = str(detail.query_one(DiffView).content)
+        assert "+    return number % 1.0" in diff and "-    return number // 1.0" in diff
+        await pilot.press("up")  # the feedback with bracketed text renders as Markdown
+        assert detail.query_one(Markdown).source == "Still [bold]wrong[/]: use %."
+        app.screen.notify("server said: [bold] [/x] nonsense")  # no markup error
+        await pilot.pause()
+        assert app.is_running

@@ -17,9 +17,16 @@ from repair_tui.core.errors import UserError
 from repair_tui.core.models import Node
 from repair_tui.tui.messages import DataChanged, EngineReported
 from repair_tui.tui.modals import ConfirmModal, RepairChoice, RepairDialogModal
-from repair_tui.tui.screens.task import SIM_MODELS, RepairHost, failure_text, outcome_text
+from repair_tui.tui.screens.task import (
+    SIM_MODELS,
+    PlainNotifications,
+    RepairHost,
+    failure_text,
+    outcome_text,
+)
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, spec_markdown
 from repair_tui.tui.widgets.tree import short_key
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,7 +38,7 @@ from textual.worker import Worker, WorkerState
 PEEK = 100  # queue entries read at a time: a large run has thousands of failing programs
 
 
-class AnnotationScreen(Screen[None]):
+class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
     """Write a human feedback for each failing program in turn, then repair from them all."""
 
     CSS_PATH = "annotate.tcss"
@@ -103,19 +110,20 @@ class AnnotationScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show_title(self) -> None:
-        self.query_one("#annotate-title", Static).update(
-            f"[b]Annotation queue[/b] · run {self.run_record.name} · {self._left} left · "
-            f"{self.saved} saved · {len(self.skipped)} skipped this session"
-        )
+        self.query_one("#annotate-title", Static).update(Text.assemble(
+            ("Annotation queue", "bold"),
+            f" · run {self.run_record.name} · {self._left} left · {self.saved} saved · "
+            f"{len(self.skipped)} skipped this session",
+        ))
 
     def _show_program(self, program: Node) -> None:
         store = self.host.store
         task = store.get_task(self.run_id, program.task_id)
         kind = "repair" if program.parent_id is not None else "program"
-        self.query_one("#annotate-header", Static).update(
-            f"[b]{program.task_id}[/b] · {kind} {short_key(program)} · "
-            f"[red]{program.fault or 'failed'}[/red] · {program.tokens} tokens"
-        )
+        self.query_one("#annotate-header", Static).update(Text.assemble(
+            (program.task_id, "bold"), f" · {kind} {short_key(program)} · ",
+            (program.fault or "failed", "red"), f" · {program.tokens} tokens",
+        ))
         self.query_one("#annotate-spec", Markdown).update(spec_markdown(task))
         self.query_one(CodeView).show(program.code or "")
         self.query_one(FailingTestsView).show(store.test_results(program.id),
@@ -260,10 +268,10 @@ class AnnotationScreen(Screen[None]):
         bar = self.query_one("#annotate-progress", ProgressBar)
         bar.display = True
         bar.update(total=max(self._expected, len(repairs), 1), progress=len(executed))
-        self.query_one("#annotate-progress-text", Static).update(
+        self.query_one("#annotate-progress-text", Static).update(Text(
             f"{len(executed)} of {self._expected} repairs executed, {passing} pass"
             + self._origin_line()
-        )
+        ))
 
     def _origin_line(self) -> str:
         stats = self.host.store.origin_stats(self.run_id)

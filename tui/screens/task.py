@@ -23,10 +23,12 @@ from repair_tui.tui.messages import DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.widgets.detail import NodeDetail
 from repair_tui.tui.widgets.tree import RepairTree, TreeData, short_key
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -50,7 +52,16 @@ def failure_text(exc: BaseException) -> str:
     return line if len(line) <= 300 else line[:297] + "..."
 
 
-class TaskScreen(Screen[None]):
+class PlainNotifications:
+    """Notifications without markup: faults and server messages often contain brackets."""
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        super().notify(  # type: ignore[misc]
+            message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+
+class TaskScreen(PlainNotifications, Screen[None]):
     """A task's repair tree and the detail of the selected node, with the actions on it."""
 
     CSS_PATH = "task.tcss"
@@ -121,13 +132,17 @@ class TaskScreen(Screen[None]):
 
     def on_mount(self) -> None:
         store = self.host.store
-        run = store.get_run_by_id(self.run_id)
-        self.task_record = store.get_task(self.run_id, self.task_id)
+        try:
+            run = store.get_run_by_id(self.run_id)
+            self.task_record = store.get_task(self.run_id, self.task_id)
+        except UserError as exc:  # e.g. the run was deleted by another process
+            self.notify(failure_text(exc), severity="error")
+            self.dismiss()
+            return
         self.run_record = run
-        self.query_one("#task-title", Static).update(
-            f"[b]{self.task_id}[/b] · run {run.name} · {run.config.models} · "
-            f"np {run.config.np} nfr {run.config.nfr} {run.config.mode}"
-        )
+        title = Text.assemble((self.task_id, "bold"), f" · run {run.name} · {run.config.models}"
+                              f" · np {run.config.np} nfr {run.config.nfr} {run.config.mode}")
+        self.query_one("#task-title", Static).update(title)
         self.sub_title = self.task_id
         # Take the mark before loading: a node written in between arrives twice (harmless).
         self._mark = store.mark()
@@ -381,7 +396,7 @@ class TaskScreen(Screen[None]):
     def _show_status(self) -> None:
         running = self.running_actions
         status = self.query_one("#task-status", Static)
-        status.update(f"{running} action(s) running · ctrl+x cancels" if running else "")
+        status.update(Text(f"{running} action(s) running · ctrl+x cancels" if running else ""))
         status.set_class(running > 0, "busy")
 
 
