@@ -248,3 +248,23 @@ async def test_deeper_levels_and_brackets_in_texts(tmp_path: Path) -> None:
         app.screen.notify("server said: [bold] [/x] nonsense")  # no markup error
         await pilot.pause()
         assert app.is_running
+
+
+def test_spec_markdown_keeps_code_and_line_breaks() -> None:
+    from repair_tui.core.datasets import load_dataset
+    from repair_tui.sandbox.result import Status, TestResult
+    from repair_tui.tui.widgets.detail import spec_markdown, tests_table
+    from repair_tui.tui.widgets.diff import diff_stats, diff_text
+
+    humaneval = load_dataset("humaneval", ids=["HumanEval/2"])[0]
+    assert spec_markdown(humaneval) == f"```python\n{humaneval.spec.rstrip()}\n```"
+    apps = load_dataset("apps-sample", limit=1)[0]
+    text = spec_markdown(apps)
+    assert "#### Input" in text and "-----Input-----" not in text
+    assert "Input  \n6  \n3 5 5 6 8 2  \n" in text  # example lines stay lines
+    # Notes for programs without a table, and the diff helpers.
+    assert str(tests_table([], executed=False)) == "not executed yet"
+    assert "imported" in str(tests_table([], executed=True))
+    assert str(tests_table([TestResult(0, Status.PASSED)])) == "all 1 tests passed"
+    assert diff_stats("a\nb\n", "a\nc\nd\n") == (2, 1)
+    assert "no change" in str(diff_text("x = 1\n", "x = 1\n"))

@@ -9,6 +9,8 @@ reads the store and calls ``show_spec``, ``show_program`` or ``show_feedback``.
 
 from __future__ import annotations
 
+import re
+
 from repair_tui.core.datasets import Task
 from repair_tui.core.models import Node
 from repair_tui.sandbox.result import TestResult
@@ -35,7 +37,26 @@ def spec_markdown(task: Task) -> str:
     )
     if looks_like_code:
         return f"```python\n{spec}\n```"
-    return str(spec)
+    return _text_markdown(str(spec))
+
+
+_APPS_SECTION = re.compile(r"^-{3,}\s*([A-Za-z][\w ]*?)\s*-{3,}$")
+
+
+def _text_markdown(spec: str) -> str:
+    """A plain-text question (APPS) as Markdown that keeps its line breaks.
+
+    Example inputs are one value per line, so every line ends in a hard break;
+    ``-----Input-----`` markers become headings.
+    """
+    lines = []
+    for line in spec.splitlines():
+        section = _APPS_SECTION.match(line.strip())
+        if section:
+            lines.extend(["", f"#### {section.group(1)}", ""])
+        else:
+            lines.append(f"{line.rstrip()}  " if line.strip() else "")
+    return "\n".join(lines).strip()
 
 
 def _clip(value: str | None, limit: int = CELL_CHARS) -> str:
