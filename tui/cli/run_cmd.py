@@ -232,7 +232,7 @@ class ProgressDisplay:
             TimeRemainingColumn(), console=console, disable=self.quiet, transient=False,
         )
         self._progress.start()
-        self._progress.console.print(f"run [bold]{self.name}[/]")
+        self._note(f"run [bold]{self.name}[/]")
         self._task = self._progress.add_task("tasks", total=None, stats="starting")
 
     def __exit__(self, *exc: object) -> None:
