@@ -77,6 +77,8 @@ class RepairTree(Tree[TreeData]):
     }
     """
 
+    _batching = False  # True while load() adds many nodes
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(Text("spec"), None, id=id, classes=classes)
         self.guide_depth = 2
@@ -93,8 +95,18 @@ class RepairTree(Tree[TreeData]):
         self._orphans.clear()
         self.root.set_label(root_label(task_id, title))
         self.root.expand()
-        for node in nodes:
-            self.upsert(node)
+        # Each TreeNode.add invalidates every line of the tree: once at the end is enough.
+        self._batching = True
+        try:
+            for node in nodes:
+                self.upsert(node)
+        finally:
+            self._batching = False
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        if not self._batching:
+            super()._invalidate()
 
     def upsert(self, node: Node) -> TreeNode[TreeData] | None:
         """Add a node under its parent, or relabel it if it is shown already.
