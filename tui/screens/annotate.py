@@ -25,6 +25,7 @@ from repair_tui.tui.screens.task import (
     outcome_text,
 )
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, spec_markdown
+from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import short_key
 from rich.text import Text
 from textual import on, work
@@ -32,7 +33,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Markdown, ProgressBar, Static, TextArea
+from textual.widgets import Label, Markdown, ProgressBar, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 PEEK = 100  # queue entries read at a time: a large run has thousands of failing programs
@@ -84,7 +85,7 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
                              id="annotate-help")
                 yield ProgressBar(id="annotate-progress", show_eta=False)
                 yield Static(id="annotate-progress-text")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.run_record = self.host.store.get_run_by_id(self.run_id)

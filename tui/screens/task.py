@@ -22,6 +22,7 @@ from repair_tui.sandbox.runner import SandboxError
 from repair_tui.tui.messages import DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.widgets.detail import NodeDetail
+from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import RepairTree, TreeData, short_key
 from rich.text import Text
 from textual import on, work
@@ -30,7 +31,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 SIM_MODELS = ("sim", "sim-weak", "sim-strong")
@@ -128,7 +129,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
             yield RepairTree(id="task-tree")
             yield NodeDetail(id="task-detail")
         yield Static(id="task-status")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         store = self.host.store
@@ -149,7 +150,8 @@ class TaskScreen(PlainNotifications, Screen[None]):
         self.tree.load(self.task_id, spec_title(self.task_record.spec),
                        store.task_nodes(self.run_id, self.task_id))
         self.tree.reveal(None)
-        self.detail.show_spec(self.task_record)
+        # The spec's Markdown is the costliest widget here: draw the tree first.
+        self.call_after_refresh(self.detail.show_spec, self.task_record)
         self._show_status()
         # The footer is composed with the right keys already: no refresh for the root.
         self._binding_state = self._availability()
