@@ -23,6 +23,18 @@ DEFAULT_NP: tuple[int, ...] = (1, 2, 5, 10, 25)
 DEFAULT_NFR: tuple[int, ...] = (1, 3, 5, 10)
 
 
+def sampled_axes(tasks: Sequence[FrozenTask]) -> tuple[list[int], list[int]]:
+    """The (np, nfr) values worth estimating for a frozen set: the paper's grid cut to
+    what was sampled (more programs or repairs than the data holds would only repeat
+    the largest), plus those largest values themselves."""
+    most = max((len(t.programs) for t in tasks), default=1) or 1
+    repairs = max((len(p.repairs) for t in tasks for p in t.programs), default=0)
+    nfr = max(repairs, 1)
+    nps = sorted({n for n in DEFAULT_NP if n <= most} | {most})
+    nfrs = sorted({f for f in DEFAULT_NFR if f <= nfr} | {nfr})
+    return nps, nfrs
+
+
 @dataclass(frozen=True)
 class Cell:
     """One policy's estimate. ``nfr == 0`` marks a baseline point (np plain samples)."""

@@ -94,7 +94,8 @@ def test_json_rows_hold_every_cell_and_the_baseline(db: Path, capsys: pytest.Cap
 
 
 def test_csv_has_the_same_rows(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["estimate", "demo", "--db", str(db), "--mode", "dfs", "--bootstrap", "0", "--csv"]) == 0
+    assert main(["estimate", "demo", "--db", str(db), "--mode", "dfs", "--bootstrap", "0", "--csv",
+                 "--np", "1", "2", "5", "10", "25", "--nfr", "1", "3", "5", "10"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 5 * 4 + 6
     first = rows[0]
@@ -104,7 +105,7 @@ def test_csv_has_the_same_rows(db: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_tables_show_policies_heat_map_and_baseline(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--db", str(db), "estimate", "demo", "--bootstrap", "100"]) == 0
+    assert main(["--db", str(db), "estimate", "demo", "--bootstrap", "100", "--np", "1", "2", "5", "25"]) == 0
     out = capsys.readouterr().out
     for title in ("Policies", "Heat map", "Baseline: k programs"):
         assert title in out
@@ -159,3 +160,15 @@ def test_formatting_functions_on_frozen_tasks_directly() -> None:
     assert to_csv(result).splitlines()[0].startswith("np,nfr,pass_rate,tokens")
     titles = [getattr(r, "title", None) or "" for r in render(result, "r")]
     assert any(t.startswith("Deeper repair levels") for t in titles)
+
+
+def test_the_default_grid_stops_at_what_the_run_sampled(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # More programs or repairs than a task holds would only repeat the largest.
+    from repair_tui.core.metrics_grid import sampled_axes
+
+    assert main(["estimate", "demo", "--db", str(db), "--bootstrap", "0", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    nps, nfrs = sampled_axes(_tasks())
+    assert body["np"] == nps and body["nfr"] == nfrs
+    assert max(nps) == max(len(t.programs) for t in _tasks())
+    assert max(nfrs) == max(len(p.repairs) for t in _tasks() for p in t.programs)

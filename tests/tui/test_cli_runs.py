@@ -41,7 +41,7 @@ def test_runs_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     make_run(db)
     assert main(["runs", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    for text in ("demo", "humaneval", "sim (sim)", "2/1 joint", "1 50%", "1,234", "rlimits", "finished"):
+    for text in ("demo", "humaneval", "sim", "2/1 joint", "1 50%", "1,234", "rlimits", "finished"):
         assert text in out
     assert "no namespaces" not in out  # the reason is in --json, not in the table
     assert main(["--db", str(db), "runs", "--json"]) == 0  # --db before the command counts too

@@ -66,10 +66,12 @@ def register(subparsers: Any) -> None:
     for action in parser._actions:  # keep a --db given before the command (argparse copies defaults)
         if action.dest == "db":
             action.default = argparse.SUPPRESS
-    parser.add_argument("--np", nargs="+", type=_positive, default=[1, 2, 5, 10, 25], metavar="N",
-                        help="initial programs per task (default: 1 2 5 10 25)")
-    parser.add_argument("--nfr", nargs="+", type=_positive, default=[1, 3, 5, 10], metavar="N",
-                        help="feedback-repairs per failing program (default: 1 3 5 10)")
+    parser.add_argument("--np", nargs="+", type=_positive, default=None, metavar="N",
+                        help="initial programs per task (default: the paper's 1 2 5 10 25, "
+                        "cut to the most programs a task has, plus that number)")
+    parser.add_argument("--nfr", nargs="+", type=_positive, default=None, metavar="N",
+                        help="feedback-repairs per failing program (default: the paper's 1 3 5 10, "
+                        "cut to the most repairs a program has, plus that number)")
     parser.add_argument("--mode", choices=("batch", "dfs", "bfs"), default="batch",
                         help="batch (all at once), dfs or bfs (stop at the first pass); default batch")
     parser.add_argument("--difficulty", metavar="D", default=None, help="only tasks of this difficulty")
@@ -89,7 +91,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.errors import UserError
-    from repair_tui.core.metrics_grid import grid
+    from repair_tui.core.metrics_grid import grid, sampled_axes
     from repair_tui.core.store import Store
 
     if args.plot is not None:  # fail before the work, not after
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if not tasks:
         which = f" of difficulty {args.difficulty!r}" if args.difficulty else ""
         raise UserError(f"run {run_.name!r} has no task{which} with an executed program to estimate from")
-    result = grid(tasks, _unique(args.np), _unique(args.nfr), mode=args.mode, replacement=args.replacement,
+    nps, nfrs = sampled_axes(tasks)
+    result = grid(tasks, _unique(args.np or nps), _unique(args.nfr or nfrs), mode=args.mode, replacement=args.replacement,
                   bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence)
     if args.json:
         print(json.dumps(to_json(result, run_.name, args.difficulty), indent=2))

@@ -59,7 +59,7 @@ _COLUMNS: tuple[tuple[str, int, str], ...] = (
 def _cells(s: Any) -> list[str]:
     share = f" {100 * s.solved / s.tasks:.0f}%" if s.tasks else ""
     return [
-        s.name, s.dataset, s.models + (" (sim)" if s.simulated else ""), f"{s.np}/{s.nfr} {s.mode}",
+        s.name, s.dataset, s.models, f"{s.np}/{s.nfr} {s.mode}",
         str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", f"{s.tokens:,}",
         s.isolation.split(" (")[0], s.status, s.created_utc[:10],
     ]
