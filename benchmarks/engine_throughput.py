@@ -11,7 +11,8 @@ goes:
 
 * model wait: time inside `complete` (HTTP round trips, the server's latency and work),
   and the mean number of calls in flight against the concurrency;
-* sandbox: time from a program's submission to its verdict, and how many were running;
+* sandbox: time from a program's submission to the engine having its verdict, how many
+  programs were in the sandbox on average, and how many hit the time limit;
 * SQLite: time in the store's write methods (they run on the event loop's thread, so
   every second there is a second the loop serves no call);
 * CPU seconds of this process, the server and the sandbox, and the machine's load.
@@ -79,6 +80,12 @@ class Meter:
                 self.count += 1
                 self._tick(-1)
 
+    def add(self, seconds: float) -> None:
+        """Count one piece of work that took ``seconds`` (not tracked while running)."""
+        with self.lock:
+            self.busy += seconds
+            self.count += 1
+
     def mean_active(self, wall: float) -> float:
         with self.lock:
             self._tick(0)
@@ -106,16 +113,23 @@ class TimedModel:
 
 
 class TimedSandbox(Sandbox):
-    """The real sandbox, timing each program from submission to verdict."""
+    """The real sandbox, timing each program from submission to the engine having its
+    verdict (queueing for a worker and for a waiting thread included)."""
 
     def __init__(self, meter: Meter, **kw: Any) -> None:
         super().__init__(**kw)
         self.meter = meter
-        self.starts: dict[int, float] = {}
+        self.submitted: dict[int, float] = {}
+
+    def submit(self, program: str, tests: dict[str, Any], limits: Any = None) -> Any:
+        pending = super().submit(program, tests, limits)
+        self.submitted[id(pending)] = time.monotonic()
+        return pending
 
     def wait(self, pending: Any) -> Verdict:
-        with self.meter.timing():
-            return super().wait(pending)
+        verdict = super().wait(pending)
+        self.meter.add(time.monotonic() - self.submitted.pop(id(pending)))
+        return verdict
 
     def cpu_seconds(self) -> float:
         """CPU of the sandbox server and the programs it forked (and reaped)."""
@@ -195,10 +209,14 @@ async def bench(args: argparse.Namespace, url: str, db: Path) -> dict[str, Any]:
     wall = time.monotonic() - start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     totals = store.run_totals(run.id)
+    # Programs stuck in a loop hold a sandbox worker for the whole time limit.
+    timeouts = store.db.execute(
+        "SELECT count(*) FROM nodes WHERE run_id = ? AND fault LIKE 'timeout%'", (run.id,)
+    ).fetchone()[0]
     result = {
         "status": run.status, "wall": wall, "calls": totals.calls, "failed": totals.calls_failed,
         "retries": model.retries, "tasks": totals.tasks, "programs": totals.programs,
-        "repairs": totals.repairs, "meters": (calls, sandbox_m, sqlite_m),
+        "repairs": totals.repairs, "timeouts": timeouts, "meters": (calls, sandbox_m, sqlite_m),
         "engine_cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
         "sandbox_cpu": sandbox.cpu_seconds(),
     }
@@ -224,7 +242,8 @@ def report(args: argparse.Namespace, r: dict[str, Any], server_cpu: float,
           f"(peak {calls.peak}); mean call {calls.busy / max(1, calls.count):.3f} s "
           f"against {args.latency} s latency")
     print(f"  sandbox       {sandbox_m.count:,} programs, mean {sandbox_m.busy / max(1, sandbox_m.count):.3f}"
-          f" s submit-to-verdict, mean running {sandbox_m.mean_active(wall):4.1f} (peak {sandbox_m.peak})")
+          f" s from submission to verdict, {sandbox_m.busy / wall:4.1f} in the sandbox on average"
+          f" ({run_workers()} workers); {r['timeouts']} programs hit the time limit")
     print(f"  SQLite writes {sqlite_m.count:,} transactions, {sqlite_m.busy:.2f} s in total "
           f"({sqlite_m.busy / wall:.1%} of the wall time, on the event loop)")
     print(f"  CPU seconds   engine {r['engine_cpu']:.1f}, sandbox {r['sandbox_cpu']:.1f}, "
