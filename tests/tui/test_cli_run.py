@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ ARGS = ["--dataset", "humaneval", "--model", "sim", "--np", "4", "--nfr", "2", "
         "--seed", "7", "--mode", "separate", "--concurrency", "4", "--json"]
 CONFIG = RunConfig(dataset="humaneval", model="sim", np=4, nfr=2, limit=6, seed=7,
                    mode="separate", concurrency=4)
-NAME = "humaneval-sim-np4-nfr2-separate-limit6"  # the default name of ARGS
+NAME = "humaneval-sim-np4-nfr2-separate-limit6-seed7"  # the default name of ARGS
 LATENCY = ["--sim-latency", "0.25"]  # about 3 s for its 33 calls: time to kill it
 SMALL = ["--dataset", "humaneval", "--model", "sim", "--np", "2", "--nfr", "1", "--limit", "2",
          "--json"]
@@ -323,3 +324,13 @@ def test_an_unreachable_server_is_one_line(
     with Store.open(db) as store:
         (name,) = store.run_names()
         assert store.get_run(name).status == "failed"
+
+
+def test_the_default_name_changes_with_every_setting_that_changes_the_samples() -> None:
+    from repair_tui.tui.cli.run_cmd import default_name
+
+    names = {default_name(c) for c in (
+        CONFIG, replace(CONFIG, seed=8), replace(CONFIG, depth=2), replace(CONFIG, temperature=0.2),
+        replace(CONFIG, difficulty="interview"), replace(CONFIG, np=5),
+    )}
+    assert len(names) == 6

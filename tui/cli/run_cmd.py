@@ -135,6 +135,15 @@ def default_name(config: RunConfig) -> str:
     dataset = config.dataset.rsplit("/", 1)[-1] if ":" in config.dataset else config.dataset
     models = config.model if not config.feedback_model else f"{config.model}+{config.feedback_model}"
     extra = "" if config.limit is None else f"-limit{config.limit}"
+    # Settings other than the defaults name the run too, so that changing one of them
+    # starts a new run instead of failing on the stored one's configuration.
+    for label, value, default in (("depth", config.depth, 1), ("t", config.temperature, 0.8),
+                                  ("seed", config.seed, 0), ("split-", config.split, None),
+                                  ("", config.difficulty, None)):
+        if value != default:
+            extra += f"-{label}{value}"
+    if config.task_ids:
+        extra += f"-ids{len(config.task_ids)}"
     return f"{dataset}-{models}-np{config.np}-nfr{config.nfr}-{config.mode}{extra}"
 
 
