@@ -278,11 +278,14 @@ class OpenAIModel:
         import openai
 
         try:
-            raw = await client.chat.completions.with_raw_response.create(
-                model=self.name, messages=messages, **kwargs
+            # The client's own POST (auth, base URL, timeouts, status errors) with the
+            # body as we built it: chat.completions.create would first walk every
+            # message through its typed transform, about 1 ms a call, and parse the
+            # answer into models we do not use. We read the body as text.
+            text = await client.post(
+                "/chat/completions", body={"model": self.name, "messages": messages, **kwargs},
+                cast_to=str,
             )
-            # The body is read already (not streaming); aread() returns it either way.
-            text = (await raw.http_response.aread()).decode("utf-8", errors="replace")
         except openai.APIStatusError as exc:
             self._raise_status_error(exc)
         except openai.APITimeoutError:

@@ -12,6 +12,7 @@ Unknown keys are ignored, so datasets may carry extra fields.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -47,14 +48,24 @@ def _assert_spec(obj: dict[str, Any]) -> dict[str, Any]:
         raise TestSpecError("test is missing")
     if not isinstance(test, str) or not test.strip():
         raise TestSpecError(f"test must be a non-empty string of Python code (got {_kind(test)})")
+    problem = _check_problem(test)
+    if problem:
+        raise TestSpecError(problem)
+    return {"style": "assert", "entry_point": entry_point, "test": test}
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_problem(test: str) -> str | None:
+    """Why assert-style test code is unusable, or None. Cached: a run submits the same
+    task's check with every one of its programs."""
     try:
         tree = ast.parse(test)
     except SyntaxError as exc:
-        raise TestSpecError(f"test does not parse: line {exc.lineno}: {exc.msg}") from None
+        return f"test does not parse: line {exc.lineno}: {exc.msg}"
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if "check" not in defined:
-        raise TestSpecError("test defines no check(candidate) function")
-    return {"style": "assert", "entry_point": entry_point, "test": test}
+        return "test defines no check(candidate) function"
+    return None
 
 
 def _cases(obj: dict[str, Any], style: str) -> list[dict[str, Any]]:
