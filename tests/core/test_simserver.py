@@ -156,7 +156,10 @@ async def test_many_concurrent_requests_with_latency() -> None:
         finally:
             await m.aclose()
         assert all(len(r.completions) == 2 for r in replies)
-        assert handle.requests == 64
+        # One request per call: n was honoured (a retried attempt, e.g. a kept-alive
+        # connection the server closed as it was reused, may count once more).
+        assert all(r.requests == 1 for r in replies)
+        assert 64 <= handle.requests <= 64 + sum(r.retries for r in replies)
 
 
 def test_plain_openai_package_works_as_a_user_would(server: SimServerHandle) -> None:
