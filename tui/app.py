@@ -85,7 +85,9 @@ def _entries(folder: Traversable | Path) -> Iterator[Traversable]:
 class RepairApp(App[None]):
     """Browse runs and repair trees; act on them through the engine."""
 
-    CSS_PATH = ["app.tcss"]
+    # The screens' own files too (they keep their CSS_PATH for use on their own): read
+    # once at start, so opening a screen re-parses no stylesheet.
+    CSS_PATH = ["app.tcss", "screens/run.tcss", "screens/task.tcss", "screens/annotate.tcss"]
     TITLE = "repair-tui"
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help",

@@ -139,6 +139,17 @@ class RunScreen(Screen[None]):
         self.query_one(TaskTable).focus()
         # Paint the counts and tasks first; the chart follows from the worker.
         self.call_after_refresh(self.start_estimate)
+        self.call_after_refresh(self.warm_up)
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def warm_up(self) -> None:
+        """Load what opening a task needs (its modules, the Python highlighter) while
+        the user looks at this screen, so the first tree opens as fast as the next."""
+        import repair_tui.tui.screens.annotate  # noqa: F401
+        import repair_tui.tui.screens.task  # noqa: F401
+        from pygments.lexers import get_lexer_by_name
+
+        get_lexer_by_name("python")
 
     def _leave(self) -> None:
         self.dismiss()  # not awaited: a screen may not wait on its own dismissal
