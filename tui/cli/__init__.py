@@ -28,6 +28,26 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more."""
+    return _whole(text, 1, "1 or more")
+
+
+def count_int(text: str) -> int:
+    """argparse type: a whole number of 0 or more."""
+    return _whole(text, 0, "0 or more")
+
+
+def _whole(text: str, least: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} must be {what}")
+    return value
+
+
 def add_db_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
     """The shared ``--db PATH`` option (default: $REPAIR_TUI_DB or the user's data dir).
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair_tui.tui.cli import add_db_option
+from repair_tui.tui.cli import add_db_option, count_int, positive_int
 
 if TYPE_CHECKING:
     from repair_tui.core.metrics_grid import Cell, Grid
@@ -21,26 +21,6 @@ CSV_FIELDS = (
     "np", "nfr", "pass_rate", "tokens", "ci_low", "ci_high", "tokens_ci_low", "tokens_ci_high",
     "ratio", "ratio_ci_low", "ratio_ci_high", "out_of_bounds",
 )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
 
 
 def _confidence(text: str) -> float:
@@ -63,20 +43,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("name", metavar="NAME", help="run name (or id)")
     add_db_option(parser)
-    for action in parser._actions:  # keep a --db given before the command (argparse copies defaults)
-        if action.dest == "db":
-            action.default = argparse.SUPPRESS
-    parser.add_argument("--np", nargs="+", type=_positive, default=None, metavar="N",
+    parser.add_argument("--np", nargs="+", type=positive_int, default=None, metavar="N",
                         help="initial programs per task (default: the paper's 1 2 5 10 25, "
                         "cut to the most programs a task has, plus that number)")
-    parser.add_argument("--nfr", nargs="+", type=_positive, default=None, metavar="N",
+    parser.add_argument("--nfr", nargs="+", type=positive_int, default=None, metavar="N",
                         help="feedback-repairs per failing program (default: the paper's 1 3 5 10, "
                         "cut to the most repairs a program has, plus that number)")
     parser.add_argument("--mode", choices=("batch", "dfs", "bfs"), default="batch",
                         help="batch (all at once), dfs or bfs (stop at the first pass); default batch")
     parser.add_argument("--difficulty", metavar="D", default=None, help="only tasks of this difficulty")
     parser.add_argument("--replacement", action="store_true", help="draw programs and repairs with replacement")
-    parser.add_argument("--bootstrap", type=_count, default=1000, metavar="B",
+    parser.add_argument("--bootstrap", type=count_int, default=1000, metavar="B",
                         help="bootstrap resamples of the tasks for intervals (0: none; default 1000)")
     parser.add_argument("--confidence", type=_confidence, default=0.95, metavar="C",
                         help="interval coverage (default 0.95)")
@@ -171,8 +148,9 @@ def _ratio_text(cell: Cell) -> str:
     return f"{cell.ratio:.2f}" + (f" ({ci})" if ci else "")
 
 
-def _heat_style(ratio: float | None, spread: float) -> str:
-    """Background colour from red (worse than the baseline) through yellow to green."""
+def heat_style(ratio: float | None, spread: float) -> str:
+    """Background colour from red (worse than the baseline) through yellow to green;
+    ``spread`` is the distance from a ratio of 1 that gets the full colour."""
     if ratio is None:
         return "dim"
     t = max(-1.0, min(1.0, (ratio - 1.0) / spread))
@@ -223,7 +201,7 @@ def _heat_table(result: Grid) -> RenderableType:
     for n in reversed(result.nps):  # largest np on top, as in the paper
         cells = [result.cell(n, f) for f in result.nfrs]
         heat.add_row(str(n), *(
-            f"[{_heat_style(c.ratio, spread)}] {'O.O.B.' if c.out_of_bounds else ('n/a' if c.ratio is None else f'{c.ratio:.2f}')} [/]"
+            f"[{heat_style(c.ratio, spread)}] {'O.O.B.' if c.out_of_bounds else ('n/a' if c.ratio is None else f'{c.ratio:.2f}')} [/]"
             for c in cells
         ))
     return Group(note, heat)

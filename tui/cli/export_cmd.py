@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from repair_tui.tui.cli.runs_cmd import db_option
+from repair_tui.tui.cli import add_db_option
 
 
 def register(subparsers: Any) -> None:
@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         "A FILE ending in .gz is gzip-compressed.",
     )
     parser.add_argument("name", metavar="NAME", help="the run's name (see `repair-tui runs`)")
-    db_option(parser)
+    add_db_option(parser)
     parser.add_argument("--format", required=True, choices=("paper", "jsonl"), dest="fmt",
                         help="paper: the paper's released format; jsonl: our full tree")
     parser.add_argument("-o", "--output", metavar="FILE", default=None,

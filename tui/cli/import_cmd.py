@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from repair_tui.tui.cli.runs_cmd import db_option
+from repair_tui.tui.cli import add_db_option
 
 
 def register(subparsers: Any) -> None:
@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         "import with its line number and stores nothing. Gzip files are read as they are.",
     )
     parser.add_argument("file", metavar="FILE", help="the file to read (.jsonl or .jsonl.gz)")
-    db_option(parser)
+    add_db_option(parser)
     parser.add_argument("--name", required=True, help="name of the new run (must not exist yet)")
     parser.add_argument("--format", choices=("paper", "jsonl", "auto"), default="auto", dest="fmt",
                         help="file format (default: auto, from the first line)")

@@ -16,32 +16,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from repair_tui.tui.cli import add_db_option
+from repair_tui.tui.cli import add_db_option, count_int, positive_int
 
 if TYPE_CHECKING:
     from repair_tui.core.events import Event
     from repair_tui.core.models import Run, RunConfig
     from rich.progress import Progress, TaskID
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
 
 
 def _seconds(text: str) -> float:
@@ -74,23 +54,23 @@ def register(subparsers: Any) -> None:
                    help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--api-key", metavar="KEY", default=None,
                    help="API key (default: $OPENAI_API_KEY); never stored")
-    p.add_argument("--np", type=_positive, default=10, help="programs per task (default 10)")
-    p.add_argument("--nfr", type=_count, default=3,
+    p.add_argument("--np", type=positive_int, default=10, help="programs per task (default 10)")
+    p.add_argument("--nfr", type=count_int, default=3,
                    help="feedback-repair pairs per failing program (default 3)")
     p.add_argument("--mode", choices=("joint", "separate", "tests-only"), default="joint",
                    help="how feedback and repair are sampled (default joint)")
-    p.add_argument("--depth", type=_positive, default=1,
+    p.add_argument("--depth", type=positive_int, default=1,
                    help="repair levels: failing repairs are explained and repaired again (default 1)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
     p.add_argument("--feedback-temperature", type=float, default=None,
                    help="temperature of the feedback model (default: --temperature)")
-    p.add_argument("--max-tokens", type=_positive, default=1024, help="tokens per completion (default 1024)")
+    p.add_argument("--max-tokens", type=positive_int, default=1024, help="tokens per completion (default 1024)")
     p.add_argument("--seed", type=int, default=0, help="run seed; every call's seed derives from it (default 0)")
     p.add_argument("--split", default=None, help="APPS split: train or test")
     p.add_argument("--difficulty", default=None, help="APPS difficulty: introductory, interview, competition")
-    p.add_argument("--limit", type=_count, default=None, help="only the first N tasks")
+    p.add_argument("--limit", type=count_int, default=None, help="only the first N tasks")
     p.add_argument("--ids", nargs="+", default=(), metavar="ID", help="only these task ids")
-    p.add_argument("--concurrency", type=_positive, default=16, help="model calls in flight (default 16)")
+    p.add_argument("--concurrency", type=positive_int, default=16, help="model calls in flight (default 16)")
     p.add_argument("--sim-latency", type=_seconds, default=0.0, metavar="S",
                    help="seconds each simulated call takes (to try concurrency; default 0)")
     p.add_argument("--name", default=None,

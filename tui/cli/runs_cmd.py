@@ -9,18 +9,13 @@ from typing import Any
 from repair_tui.tui.cli import add_db_option
 
 
-def db_option(parser: argparse.ArgumentParser) -> None:
-    """``--db`` on a subcommand (kept for the commands that import it from here)."""
-    add_db_option(parser)
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "runs",
         help="list the runs in the database",
         description="List the runs stored in the database with their configuration and counts.",
     )
-    db_option(parser)
+    add_db_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list of objects instead")
     parser.set_defaults(func=run)
 
