@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from repair_tui.tui.cli import estimate_cmd
 from rich.text import Text
 from textual.widgets import Static
 
@@ -16,16 +17,9 @@ CELL = 8  # characters per heat-map column, its leading space included
 
 
 def heat_style(ratio: float | None) -> str:
-    """Background from red (worse than the baseline) through yellow (equal) to green."""
-    if ratio is None:
-        return "dim"
-    t = max(-1.0, min(1.0, (ratio - 1.0) / SPREAD))
-    if t >= 0:  # yellow (230, 220, 110) -> green (40, 160, 70)
-        rgb = (230 - 190 * t, 220 - 60 * t, 110 - 40 * t)
-    else:  # yellow -> red (200, 50, 40)
-        rgb = (230 + 30 * t, 220 + 170 * t, 110 + 70 * t)
-    r, g, b = (int(round(c)) for c in rgb)
-    return f"black on rgb({r},{g},{b})"
+    """Background from red (worse than the baseline) through yellow (equal) to green,
+    as `repair-tui estimate` colours its heat map."""
+    return estimate_cmd.heat_style(ratio, SPREAD)
 
 
 def heat_table(grid: Grid | None) -> Text:
