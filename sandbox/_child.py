@@ -208,14 +208,23 @@ def _resolve(ns: dict[str, Any], name: str) -> Callable[..., Any] | None:
     return func if callable(func) else None
 
 
-def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any],
-              preamble: str = "") -> dict[str, Any]:
+def _load(code: types.CodeType, source: str, preamble: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Import the program as module ``solution`` (its preamble first): its namespace,
+    and the failure report if loading raised."""
     ns = _fresh_module("solution", source)
     try:
         _run_preamble(preamble, ns)
         exec(code, ns)
     except BaseException as exc:
-        return exception_report(exc, "load", source)
+        return ns, exception_report(exc, "load", source)
+    return ns, None
+
+
+def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any],
+              preamble: str = "") -> dict[str, Any]:
+    ns, failure = _load(code, source, preamble)
+    if failure is not None:
+        return failure
     try:
         func = _resolve(ns, fn_name)
     except BaseException as exc:  # Solution() itself raised
@@ -231,12 +240,9 @@ def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any],
 
 def _run_assert(code: types.CodeType, source: str, check_code: CheckCode,
                 entry_point: str, preamble: str = "") -> dict[str, Any]:
-    ns = _fresh_module("solution", source)
-    try:
-        _run_preamble(preamble, ns)
-        exec(code, ns)
-    except BaseException as exc:
-        return exception_report(exc, "load", source)
+    ns, failure = _load(code, source, preamble)
+    if failure is not None:
+        return failure
     try:
         exec(check_code.code, ns)
         check = ns.get("check")
