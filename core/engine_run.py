@@ -50,11 +50,13 @@ def load_tasks(config: RunConfig) -> list[Task]:
 
 
 def prepare_run(
-    store: Store, name: str, config: RunConfig | None, *, isolation: str, simulated: bool,
+    store: Store, name: str, config: RunConfig | None, *, isolation: str,
+    models: dict[str, ChatModel] | None = None,
 ) -> tuple[Run, bool]:
     """The run to work on and whether it is resumed.
 
     With ``config`` None the stored run ``name`` is resumed with its own configuration.
+    A new run is marked simulated when all its models are (``models``: injected ones).
     A stored run with another configuration is an error naming the differing keys.
     """
     existing = store.find_run(name)
@@ -66,7 +68,8 @@ def prepare_run(
         if not tasks:
             raise UserError(f"dataset {config.dataset!r} gave no tasks with these filters")
         with store.transaction():
-            run = store.create_run(name, config, isolation=isolation, simulated=simulated)
+            run = store.create_run(name, config, isolation=isolation,
+                                   simulated=_simulated(config, models))
             store.add_tasks(run.id, tasks)
         return run, False
     if existing.status == "imported":
@@ -123,9 +126,8 @@ async def _run(
     store: Store, name: str, config: RunConfig | None, sink: EventSink, sandbox: Sandbox,
     api_key: str | None, models: dict[str, ChatModel] | None,
 ) -> Run:
-    simulated = _simulated(config or _stored_config(store, name), models)
     run, resumed = prepare_run(store, name, config, isolation=sandbox.isolation_description,
-                               simulated=simulated)
+                               models=models)
     engine = Engine(store, run, sandbox=sandbox, sink=sink, api_key=api_key, models=models)
     tasks = list(engine.tasks().values())
     sink(RunStarted(run.id, run.name, len(tasks), resumed, isolation=sandbox.isolation_description))
@@ -184,14 +186,6 @@ def _finish(store: Store, sink: EventSink, run: Run, status: str, message: str |
     stored = store.set_run_status(run.id, status, message)
     sink(RunFinished(run.id, status, message or ""))
     return stored
-
-
-def _stored_config(store: Store, name: str) -> RunConfig:
-    run = store.find_run(name)
-    if run is None:
-        raise UserError(f"no run named {name!r} in {store.label} to resume")
-    config: RunConfig = run.config
-    return config
 
 
 def _simulated(config: RunConfig, models: dict[str, ChatModel] | None) -> bool:

@@ -229,7 +229,7 @@ class Store(StoreReads):  # type: ignore[misc]
         with self._write() as conn:
             existing = self.get_call_by_key(run_id, call.key)
             if existing is not None and existing.status == "ok":
-                return existing, self._nodes_where("call_id = ?", (existing.id,))
+                return existing, self.call_nodes(existing.id)
             values = call_values(call)
             if existing is not None:
                 cols = ", ".join(f"{c} = ?" for c in values)
