@@ -38,10 +38,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from repair_tui.core.engine_run import run_repair, run_workers
-from repair_tui.core.llm import ChatModel, ModelReply, OpenAIModel
-from repair_tui.core.models import RunConfig
-from repair_tui.core.store import Store
+from repair_tui.core.engine.run import run_repair, run_workers
+from repair_tui.core.llm.client import ChatModel, ModelReply, OpenAIModel
+from repair_tui.core.store.records import RunConfig
+from repair_tui.core.store.store import Store
 from repair_tui.sandbox.result import Verdict
 from repair_tui.sandbox.runner import Sandbox
 
@@ -165,7 +165,7 @@ def proc_cpu(pid: int, children: bool = False) -> float:
 # body in two sends, and without it Nagle's algorithm holds the body until the client's
 # delayed ACK (about 40 ms on Linux) on every answer.
 NODELAY_SERVER = (
-    "import sys; from repair_tui.core import simserver; "
+    "import sys; from repair_tui.core.sim import server as simserver; "
     "simserver._Handler.disable_nagle_algorithm = True; "
     "from repair_tui.tui.cli import main; sys.exit(main(sys.argv[1:]))"
 )

@@ -35,15 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from repair_tui.core.metrics import FrozenTask, pack
-from repair_tui.core.metrics_grid import DEFAULT_NFR, DEFAULT_NP, grid
-from repair_tui.core.metrics_synth import paper_lines, synthetic_tasks
+from repair_tui.core.estimate.exact import FrozenTask, pack
+from repair_tui.core.estimate.grid import DEFAULT_NFR, DEFAULT_NP, grid
+from repair_tui.core.estimate.synth import paper_lines, synthetic_tasks
 
 # What the timed subprocess runs: read the paper-format file, estimate, print a summary.
 DRIVER = """
 import json, sys
-from repair_tui.core.metrics_grid import grid
-from repair_tui.core.metrics_synth import tasks_from_paper_lines
+from repair_tui.core.estimate.grid import grid
+from repair_tui.core.estimate.synth import tasks_from_paper_lines
 with open(sys.argv[1]) as f:
     tasks = tasks_from_paper_lines(f, sys.argv[1])
 g = grid(tasks, bootstrap=int(sys.argv[2]), levels=False)

@@ -23,10 +23,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from repair_tui.core import prompts
-from repair_tui.core.datasets import Task, load_dataset
-from repair_tui.core.extract import extract_code
-from repair_tui.core.sim import SimModel
+from repair_tui.core.datasets.load import load_dataset
+from repair_tui.core.datasets.task import Task
+from repair_tui.core.llm import prompts
+from repair_tui.core.llm.extract import extract_code
+from repair_tui.core.sim.model import SimModel
 
 _CHILD = r"""
 import json, sys, resource, traceback

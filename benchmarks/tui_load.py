@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from repair_tui.core.datasets import load_dataset
-from repair_tui.core.metrics_grid import Grid
-from repair_tui.core.store import Store
-from repair_tui.core.store_io import import_run
+from repair_tui.core.datasets.load import load_dataset
+from repair_tui.core.estimate.grid import Grid
+from repair_tui.core.formats.files import import_run
+from repair_tui.core.store.store import Store
 from repair_tui.tui.app import RepairApp
 from repair_tui.tui.screens.run import RunScreen
 from repair_tui.tui.widgets.chart import PassChart

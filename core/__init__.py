@@ -1,4 +1,5 @@
-"""repair_tui.core: the self-repair engine, models, prompts, store and estimator.
+"""repair_tui.core: the self-repair engine and everything under it, one subpackage a part:
+engine, store, llm, sim, estimate, datasets, formats (plus errors, paths and models).
 
-Knows nothing of Textual or rich; reports progress as plain events (events.py).
+Knows nothing of Textual or rich; reports progress as plain events (engine/events.py).
 """

@@ -15,6 +15,8 @@ import reprlib
 from types import CodeType, TracebackType
 from typing import Any
 
+from repair_tui.sandbox import pyast
+
 TEST_FILENAME = "test.py"
 LEFT = "__sandbox_left__"
 RIGHT = "__sandbox_right__"
@@ -68,13 +70,13 @@ class CheckCode:
             self.code: CodeType = marshal.loads(compiled)
             return
         try:
-            self.code = compile(self._parse(), TEST_FILENAME, "exec", dont_inherit=True)
+            self.code = pyast.compile_tree(self._parse(), TEST_FILENAME)
         except SyntaxError:  # e.g. a walrus where it is not allowed: run the check as written
             self.code = compile(source, TEST_FILENAME, "exec", dont_inherit=True)
             self.instrumented = {}
 
     def _parse(self) -> ast.Module:
-        tree = ast.parse(self.source, TEST_FILENAME)
+        tree: ast.Module = pyast.parse(self.source, TEST_FILENAME)
         capture = _Capture()
         capture.visit(tree)  # positions are kept, so failures map back to the source
         self._asserts = capture.asserts

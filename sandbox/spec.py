@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from repair_tui.sandbox import pyast
+
 STYLES = ("stdio", "call", "assert")
 
 
@@ -59,7 +61,7 @@ def _check_problem(test: str) -> str | None:
     """Why assert-style test code is unusable, or None. Cached: a run submits the same
     task's check with every one of its programs."""
     try:
-        tree = ast.parse(test)
+        tree = pyast.parse(test)
     except SyntaxError as exc:
         return f"test does not parse: line {exc.lineno}: {exc.msg}"
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}

@@ -3,7 +3,7 @@
 ``RepairApp`` opens ONE ``Store`` at mount (``app.store``) and closes it at unmount.
 Every ~0.5 s it polls ``store.data_version()`` (a cheap PRAGMA) and, when anyone
 committed, posts ``DataChanged`` to the active screen (and to those seen behind a
-modal), which re-reads only what it shows; screens below catch up when resumed. ``engine_for(run_id)`` hands screens a cached ``core.engine.Engine`` per run.
+modal), which re-reads only what it shows; screens below catch up when resumed. ``engine_for(run_id)`` hands screens a cached ``core.engine.steps.Engine`` per run.
 A database with no runs gets the bundled sample runs (``load_sample_runs``).
 """
 
@@ -25,8 +25,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 if TYPE_CHECKING:
-    from repair_tui.core.engine import Engine
-    from repair_tui.core.store import Store
+    from repair_tui.core.engine.steps import Engine
+    from repair_tui.core.store.store import Store
 
 SAMPLE_SUFFIX = ".jsonl.gz"
 
@@ -39,7 +39,7 @@ def bundled_samples() -> Traversable:
 def sample_name(path: Path) -> str:
     """The run name a sample file asks for: its header's run name, else the file stem."""
     from repair_tui.core.errors import UserError
-    from repair_tui.core.store_io import json_lines
+    from repair_tui.core.formats.lines import json_lines
 
     stem = path.name[: -len(SAMPLE_SUFFIX)] if path.name.endswith(SAMPLE_SUFFIX) else path.stem
     try:
@@ -58,7 +58,7 @@ def load_sample_runs(store: Store, folder: Traversable | Path) -> list[str]:
     Files are read in name order, never written. A name already in the database is
     skipped, so loading twice adds nothing.
     """
-    from repair_tui.core.store_io import import_run
+    from repair_tui.core.formats.files import import_run
 
     loaded: list[str] = []
     entries = sorted(
@@ -121,7 +121,7 @@ class RepairApp(App[None]):
     # --- life cycle ------------------------------------------------------------
 
     def on_mount(self) -> None:
-        from repair_tui.core.store import Store
+        from repair_tui.core.store.store import Store
         from repair_tui.tui.screens.runs import RunsScreen
 
         self.store = Store.open(self.store_path)
@@ -170,7 +170,7 @@ class RepairApp(App[None]):
     # --- sample runs -----------------------------------------------------------
 
     def _start_sample_load(self) -> None:
-        from repair_tui.core.db import resolve_db_path
+        from repair_tui.core.store.connection import resolve_db_path
 
         folder = self.samples if self.samples is not None else bundled_samples()
         if isinstance(resolve_db_path(self.store_path), Path):
@@ -182,7 +182,7 @@ class RepairApp(App[None]):
     def _load_samples_in_thread(self, folder: Traversable | Path) -> None:
         """Import the samples on a connection of this thread, so the screen stays live."""
         from repair_tui.core.errors import UserError
-        from repair_tui.core.store import Store
+        from repair_tui.core.store.store import Store
 
         try:
             with Store.open(self.store_path) as store:
@@ -206,7 +206,7 @@ class RepairApp(App[None]):
         """The engine of a run, opened on first use and closed when the app ends."""
         engine = self._engines.get(run_id)
         if engine is None:
-            from repair_tui.core.engine import open_engine
+            from repair_tui.core.engine.steps import open_engine
 
             sandbox = None  # None: the engine uses the process's shared sandbox
             if self.sandbox_factory is not None:

@@ -21,7 +21,7 @@ class DataChanged(Message):
 
 
 class EngineReported(Message):
-    """The engine reported a progress event (a core.events dataclass) for a run."""
+    """The engine reported a progress event (a core.engine.events dataclass) for a run."""
 
     def __init__(self, event: Any) -> None:
         super().__init__()

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from repair_tui.core.datasets import Task, load_dataset
-from repair_tui.core.engine import Engine, open_engine
-from repair_tui.core.engine_run import run_repair
-from repair_tui.core.events import Event
-from repair_tui.core.models import NewCall, NewNode, Run, RunConfig
-from repair_tui.core.store import Store
+from repair_tui.core.datasets.load import load_dataset
+from repair_tui.core.datasets.task import Task
+from repair_tui.core.engine.events import Event
+from repair_tui.core.engine.run import run_repair
+from repair_tui.core.engine.steps import Engine, open_engine
+from repair_tui.core.store.records import NewCall, NewNode, Run, RunConfig
+from repair_tui.core.store.store import Store
 from repair_tui.sandbox.result import Status, TestResult, Verdict
 from repair_tui.tui.messages import EngineReported
 from textual.app import App

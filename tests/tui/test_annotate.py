@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import HarnessApp, fixed_run, sim_run
-from repair_tui.core.store import Store
+from repair_tui.core.store.store import Store
 from repair_tui.tui.modals import ConfirmModal, RepairDialogModal
 from repair_tui.tui.screens.annotate import AnnotationScreen
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair_tui.core.datasets import Task
-from repair_tui.core.models import NewCall, NewNode, Run, RunConfig
-from repair_tui.core.store import Store
+from repair_tui.core.datasets.task import Task
+from repair_tui.core.store.records import NewCall, NewNode, Run, RunConfig
+from repair_tui.core.store.store import Store
 from repair_tui.sandbox.result import Verdict
 
 WHEN = "2025-03-01T10:22:41.518+00:00"

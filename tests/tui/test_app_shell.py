@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from repair_tui.core.store import Store
-from repair_tui.core.store_io import export_run, output
+from repair_tui.core.formats.files import export_run
+from repair_tui.core.formats.lines import output
+from repair_tui.core.store.store import Store
 from repair_tui.tui.app import RepairApp, load_sample_runs, sample_name
 from repair_tui.tui.cli import main
 from repair_tui.tui.screens.help import HelpScreen

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from repair_tui.core.datasets import Task
-from repair_tui.core.metrics import FrozenTask, Sample, estimate
-from repair_tui.core.metrics_grid import grid
-from repair_tui.core.metrics_synth import synthetic_tasks
-from repair_tui.core.models import NewNode, RunConfig, feedback_key, program_key, repair_key
-from repair_tui.core.store import Store
+from repair_tui.core.datasets.task import Task
+from repair_tui.core.estimate.exact import FrozenTask, Sample, estimate
+from repair_tui.core.estimate.grid import grid
+from repair_tui.core.estimate.synth import synthetic_tasks
+from repair_tui.core.store.records import NewNode, RunConfig, feedback_key, program_key, repair_key
+from repair_tui.core.store.store import Store
 from repair_tui.sandbox.result import Status, Verdict
 from repair_tui.sandbox.result import TestResult as Outcome
 from repair_tui.tui.cli import main
@@ -164,7 +164,7 @@ def test_formatting_functions_on_frozen_tasks_directly() -> None:
 
 def test_the_default_grid_stops_at_what_the_run_sampled(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # More programs or repairs than a task holds would only repeat the largest.
-    from repair_tui.core.metrics_grid import sampled_axes
+    from repair_tui.core.estimate.grid import sampled_axes
 
     assert main(["estimate", "demo", "--db", str(db), "--bootstrap", "0", "--json"]) == 0
     body = json.loads(capsys.readouterr().out)

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from repair_tui.core.engine_run import run_repair
-from repair_tui.core.models import RunConfig
-from repair_tui.core.simserver import start_sim_server
-from repair_tui.core.store import Store
+from repair_tui.core.engine.run import run_repair
+from repair_tui.core.sim.server import start_sim_server
+from repair_tui.core.store.records import RunConfig
+from repair_tui.core.store.store import Store
 from repair_tui.tui.cli import main
 
 # The command the process tests run, and the same configuration for the reference run.

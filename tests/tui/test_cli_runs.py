@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from repair_tui.core.datasets import Task
-from repair_tui.core.models import NewCall, NewNode, RunConfig
-from repair_tui.core.store import Store
+from repair_tui.core.datasets.task import Task
+from repair_tui.core.store.records import NewCall, NewNode, RunConfig
+from repair_tui.core.store.store import Store
 from repair_tui.sandbox.result import Verdict
 from repair_tui.tui.cli import main
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from repair_tui.core.store import Store
+from repair_tui.core.store.store import Store
 from repair_tui.tui.app import RepairApp
 from repair_tui.tui.screens.run import RunScreen
 from repair_tui.tui.screens.runs import RunsScreen
@@ -191,7 +191,7 @@ async def test_a_run_with_nothing_executed_yet(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     with Store.open(db) as store:
         run = build_run(store, "full")
-        from repair_tui.core.models import RunConfig
+        from repair_tui.core.store.records import RunConfig
 
         fresh = store.create_run("fresh", RunConfig(dataset="humaneval", model="sim"),
                                  isolation="rlimits", simulated=True)

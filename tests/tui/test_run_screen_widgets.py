@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from repair_tui.core.metrics import FrozenTask, Sample
-from repair_tui.core.metrics_grid import grid
-from repair_tui.core.models import RunConfig
-from repair_tui.core.store_views import OriginStats, TaskRow
+from repair_tui.core.estimate.exact import FrozenTask, Sample
+from repair_tui.core.estimate.grid import grid
+from repair_tui.core.store.records import RunConfig
+from repair_tui.core.store.views import OriginStats, TaskRow
 from repair_tui.tui.screens.run import estimate_grid, policy_axes
 from repair_tui.tui.widgets.chart import draw_chart, tokens_label
 from repair_tui.tui.widgets.heatmap import heat_style, heat_table

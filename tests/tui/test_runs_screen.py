@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair_tui.core.store import Store
+from repair_tui.core.store.store import Store
 from repair_tui.tui.app import RepairApp
 from repair_tui.tui.messages import DataChanged
 from repair_tui.tui.screens.run import RunScreen

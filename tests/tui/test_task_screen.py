@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness import FEEDBACK, FIXED, HarnessApp, fixed_run
-from repair_tui.core.store import Store
+from repair_tui.core.store.store import Store
 from repair_tui.tui.messages import DataChanged
 from repair_tui.tui.screens.task import TaskScreen
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, NodeDetail
@@ -216,7 +216,7 @@ async def test_in_the_real_app_with_its_polling_and_help(tmp_path: Path) -> None
 
 
 async def test_deeper_levels_and_brackets_in_texts(tmp_path: Path) -> None:
-    from repair_tui.core.models import NewNode
+    from repair_tui.core.store.records import NewNode
     from repair_tui.sandbox.result import Status, TestResult, Verdict
 
     db = tmp_path / "r.db"
@@ -251,7 +251,7 @@ async def test_deeper_levels_and_brackets_in_texts(tmp_path: Path) -> None:
 
 
 def test_spec_markdown_keeps_code_and_line_breaks() -> None:
-    from repair_tui.core.datasets import load_dataset
+    from repair_tui.core.datasets.load import load_dataset
     from repair_tui.sandbox.result import Status, TestResult
     from repair_tui.tui.widgets.detail import spec_markdown, tests_table
     from repair_tui.tui.widgets.diff import diff_stats, diff_text

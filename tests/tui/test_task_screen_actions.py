@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import FEEDBACK, HarnessApp, fixed_run
-from repair_tui.core.store import Store
+from repair_tui.core.store.store import Store
 from repair_tui.tui.modals import FeedbackEditorModal, RepairDialogModal
 from repair_tui.tui.screens.task import TaskScreen
 from repair_tui.tui.widgets.tree import RepairTree

@@ -11,8 +11,8 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     """Open the app on ``--db`` (default: $REPAIR_TUI_DB or the user's data dir)."""
-    from repair_tui.core.db import resolve_db_path
-    from repair_tui.core.store import Store
+    from repair_tui.core.store.connection import resolve_db_path
+    from repair_tui.core.store.store import Store
     from repair_tui.tui.app import RepairApp
 
     path = resolve_db_path(getattr(args, "db", None))

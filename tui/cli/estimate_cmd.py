@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from repair_tui.tui.cli import add_db_option, count_int, positive_int
 
 if TYPE_CHECKING:
-    from repair_tui.core.metrics_grid import Cell, Grid
+    from repair_tui.core.estimate.grid import Cell, Grid
     from rich.console import Console, RenderableType
 
 CSV_FIELDS = (
@@ -68,11 +68,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.errors import UserError
-    from repair_tui.core.metrics_grid import grid, sampled_axes
-    from repair_tui.core.store import Store
+    from repair_tui.core.estimate.grid import grid, sampled_axes
+    from repair_tui.core.store.store import Store
 
     if args.plot is not None:  # fail before the work, not after
-        from repair_tui.core.plots import require_matplotlib
+        from repair_tui.core.estimate.plots import require_matplotlib
 
         require_matplotlib()
     with Store.open(getattr(args, "db", None)) as store:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_tables(result, run_.name, args.difficulty)
     if args.plot is not None:
-        from repair_tui.core.plots import write_figures
+        from repair_tui.core.estimate.plots import write_figures
 
         paths = write_figures(result, args.plot, run_.name)
         note = "wrote " + ", ".join(str(p) for p in paths)

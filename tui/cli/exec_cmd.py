@@ -92,7 +92,7 @@ def _load_tests(args: argparse.Namespace) -> dict[str, Any]:
             return load_tests_file(args.tests)
         except TestSpecError as exc:
             raise UserError(str(exc)) from None
-    from repair_tui.core.datasets import find_task
+    from repair_tui.core.datasets.load import find_task
 
     return dict(find_task(args.task).tests)
 

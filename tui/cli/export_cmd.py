@@ -28,8 +28,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repair_tui.core.store import Store
-    from repair_tui.core.store_io import export_run, output
+    from repair_tui.core.formats.files import export_run
+    from repair_tui.core.formats.lines import output
+    from repair_tui.core.store.store import Store
 
     with Store.open(getattr(args, "db", None)) as store:
         run = store.get_run(args.name)

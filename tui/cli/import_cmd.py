@@ -30,8 +30,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repair_tui.core.store import Store
-    from repair_tui.core.store_io import import_run
+    from repair_tui.core.formats.files import import_run
+    from repair_tui.core.store.store import Store
 
     with Store.open(getattr(args, "db", None)) as store:
         run = import_run(store, args.file, args.name, args.fmt, model=args.model,

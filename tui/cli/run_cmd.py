@@ -1,6 +1,6 @@
 """`repair-tui run`: sample, execute, explain and repair a dataset into the database.
 
-The engine (core/engine_run.py) does the work; this module turns its events into a
+The engine (core/engine/run.py) does the work; this module turns its events into a
 rich progress bar and its end into a summary, and turns Ctrl-C into a clean stop
 with the command that resumes.
 """
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from repair_tui.tui.cli import add_db_option, count_int, positive_int
 
 if TYPE_CHECKING:
-    from repair_tui.core.events import Event
-    from repair_tui.core.models import Run, RunConfig
+    from repair_tui.core.engine.events import Event
+    from repair_tui.core.store.records import Run, RunConfig
     from rich.progress import Progress, TaskID
 
 
@@ -95,7 +95,7 @@ def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     from repair_tui.core.errors import UserError
-    from repair_tui.core.models import RunConfig
+    from repair_tui.core.store.records import RunConfig
 
     for option in ("dataset", "model"):
         if not getattr(args, option):
@@ -128,9 +128,9 @@ def default_name(config: RunConfig) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repair_tui.core.engine_run import run_repair
+    from repair_tui.core.engine.run import run_repair
     from repair_tui.core.errors import UserError
-    from repair_tui.core.store import Store
+    from repair_tui.core.store.store import Store
 
     if args.resume and (args.dataset or args.model):
         raise UserError("--resume NAME takes the stored configuration: drop --dataset and --model")
@@ -229,7 +229,7 @@ class ProgressDisplay:
             self._progress.stop()
 
     def on_event(self, event: Event) -> None:
-        from repair_tui.core import events as ev
+        from repair_tui.core.engine import events as ev
 
         if isinstance(event, ev.RunStarted):
             self._start()

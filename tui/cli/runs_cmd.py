@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repair_tui.core.store import Store
+    from repair_tui.core.store.store import Store
 
     with Store.open(getattr(args, "db", None)) as store:
         summaries = store.list_runs()

@@ -66,9 +66,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repair_tui.core.datasets import load_dataset
+    from repair_tui.core.datasets.load import load_dataset
     from repair_tui.core.errors import UserError
-    from repair_tui.core.simserver import start_sim_server, wait_forever
+    from repair_tui.core.sim.server import start_sim_server, wait_forever
 
     faults = [f.strip() for f in str(args.faults).split(",") if f.strip()]
     unknown = [f for f in faults if f not in _FAULTS]

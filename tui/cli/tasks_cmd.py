@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from repair_tui.core.datasets import ReferenceCheck, Task
+    from repair_tui.core.datasets.task import ReferenceCheck, Task
     from rich.console import Console
 
 _DATASET_HELP = "humaneval, apps-sample, apps:PATH (APPS folder or JSONL export), jsonl:PATH"
@@ -60,7 +60,7 @@ def _selection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repair_tui.core.datasets import load_dataset
+    from repair_tui.core.datasets.load import load_dataset
     from repair_tui.core.errors import UserError
 
     if getattr(args, "timeout", None) is not None and args.timeout <= 0:
@@ -123,7 +123,7 @@ def _list(args: argparse.Namespace, tasks: list[Task]) -> int:
 
 
 def _check(args: argparse.Namespace, tasks: list[Task]) -> int:
-    from repair_tui.core.datasets import check_references
+    from repair_tui.core.datasets.check import check_references
     from repair_tui.sandbox import Sandbox
     from repair_tui.sandbox.result import Limits
 

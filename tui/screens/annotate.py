@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import cast
 
 from repair_tui.core.errors import UserError
-from repair_tui.core.models import Node
+from repair_tui.core.store.records import Node
 from repair_tui.tui.messages import DataChanged, EngineReported
 from repair_tui.tui.modals import ConfirmModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.screens.task import (

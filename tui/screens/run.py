@@ -28,10 +28,10 @@ from textual.widgets import DataTable, Header, Input, Select
 from textual.worker import get_current_worker
 
 if TYPE_CHECKING:
-    from repair_tui.core.metrics import FrozenTask
-    from repair_tui.core.metrics_grid import Grid
-    from repair_tui.core.models import Run, RunConfig
-    from repair_tui.core.store_views import TaskRow
+    from repair_tui.core.estimate.exact import FrozenTask
+    from repair_tui.core.estimate.grid import Grid
+    from repair_tui.core.store.records import Run, RunConfig
+    from repair_tui.core.store.views import TaskRow
     from repair_tui.tui.app import RepairApp
 
 ANY = "*"  # the difficulty Select's "any difficulty" value
@@ -40,7 +40,7 @@ ESTIMATOR_MODES = ("batch", "dfs", "bfs")
 
 def policy_axes(tasks: list[FrozenTask], config: RunConfig) -> tuple[list[int], list[int]]:
     """The (np, nfr) values to estimate: the paper's grid, cut to what the run sampled."""
-    from repair_tui.core.metrics_grid import DEFAULT_NFR, DEFAULT_NP
+    from repair_tui.core.estimate.grid import DEFAULT_NFR, DEFAULT_NP
 
     most = max((len(t.programs) for t in tasks), default=1) or 1
     nps = sorted({n for n in DEFAULT_NP if n <= most} | {most})
@@ -51,8 +51,8 @@ def policy_axes(tasks: list[FrozenTask], config: RunConfig) -> tuple[list[int], 
 
 def estimate_grid(tasks: list[FrozenTask], config: RunConfig, mode: str) -> Grid | None:
     """Point estimates for the chart and heat map (no bootstrap: it must be quick)."""
-    from repair_tui.core.metrics import pack
-    from repair_tui.core.metrics_grid import grid
+    from repair_tui.core.estimate.exact import pack
+    from repair_tui.core.estimate.grid import grid
 
     if not tasks:
         return None
@@ -217,7 +217,7 @@ class RunScreen(Screen[None]):
 
     def start_estimate(self) -> None:
         """Recompute pass@t in a thread; a newer request cancels an older one."""
-        from repair_tui.core.db import resolve_db_path
+        from repair_tui.core.store.connection import resolve_db_path
 
         assert self.run is not None
         path = resolve_db_path(self.repair_app.store_path)
@@ -229,7 +229,7 @@ class RunScreen(Screen[None]):
     def _estimate(self, path: Any, frozen: list[FrozenTask] | None, config: RunConfig,
                   mode: str) -> None:
         from repair_tui.core.errors import UserError
-        from repair_tui.core.store import Store
+        from repair_tui.core.store.store import Store
 
         worker = get_current_worker()
         try:

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 if TYPE_CHECKING:
-    from repair_tui.core.store_views import RunSummary
+    from repair_tui.core.store.views import RunSummary
     from repair_tui.tui.app import RepairApp
 
 # (column key, label, right-aligned)

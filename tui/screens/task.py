@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
-from repair_tui.core.engine import Engine
+from repair_tui.core.engine.steps import Engine
 from repair_tui.core.errors import UserError
-from repair_tui.core.models import Node
-from repair_tui.core.store import Store
-from repair_tui.core.store_views import spec_title
+from repair_tui.core.store.records import Node
+from repair_tui.core.store.store import Store
+from repair_tui.core.store.views import spec_title
 from repair_tui.sandbox.runner import SandboxError
 from repair_tui.tui.messages import DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal

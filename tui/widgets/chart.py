@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from repair_tui.core.metrics_grid import Grid
+    from repair_tui.core.estimate.grid import Grid
 
 MARKERS = "●▲■◆✚"
 MARKER_STYLES = ("bold red", "bold green", "bold magenta", "bold cyan", "bold yellow")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from repair_tui.core.datasets import Task
-from repair_tui.core.models import Node
+from repair_tui.core.datasets.task import Task
+from repair_tui.core.store.records import Node
 from repair_tui.sandbox.result import TestResult
 from repair_tui.tui.widgets.diff import DiffView, diff_stats
 from repair_tui.tui.widgets.tree import short_key

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from repair_tui.core.metrics_grid import Grid
+    from repair_tui.core.estimate.grid import Grid
 
 SPREAD = 0.25  # ratio distance from 1.0 that gets the full colour
 CELL = 8  # characters per heat-map column, its leading space included

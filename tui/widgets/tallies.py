@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from repair_tui.core.models import Run
-    from repair_tui.core.store_views import OriginStats, RunTotals
+    from repair_tui.core.store.records import Run
+    from repair_tui.core.store.views import OriginStats, RunTotals
 
 ORIGINS = ("model", "human", "tests")
 

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 if TYPE_CHECKING:
-    from repair_tui.core.store_views import TaskRow
+    from repair_tui.core.store.views import TaskRow
 
 # Status filters: value -> label, in the order the filter key cycles through them.
 STATUS_FILTERS: dict[str, str] = {

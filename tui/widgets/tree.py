@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeAlias
 
-from repair_tui.core.models import Node
+from repair_tui.core.store.records import Node
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode

@@ -1,0 +1,280 @@
+"""The store's read queries: what the app and the estimator ask of a run.
+
+Counts come from one aggregate over the covering index ``nodes_stats``, so a task list
+or a run's totals never read node texts. ``changes_since`` returns only nodes written
+after a mark, so a live view never reloads whole trees. ``Store`` (core/store/store.py)
+inherits all of this; use it rather than this class.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from repair_tui.core.errors import UserError
+from repair_tui.core.estimate.exact import FrozenTask
+from repair_tui.core.store.base import (
+    NODE_COLUMNS,
+    StoreBase,
+    row_to_call,
+    row_to_node,
+    row_to_test_result,
+)
+from repair_tui.core.store.records import Call, Node
+from repair_tui.core.store.views import (
+    COUNT_NAMES,
+    OriginStats,
+    RunSummary,
+    RunTotals,
+    TaskRow,
+    build_frozen,
+    summary_from_row,
+    task_row_from_rows,
+)
+from repair_tui.sandbox.result import TestResult
+
+# Per-task counts over the covering index; "?" is the run id.
+_TASK_COUNTS = """
+    SELECT task_id,
+        sum(kind = 'program' AND depth = 0) AS programs,
+        sum(kind = 'program' AND depth = 0 AND passed = 1) AS programs_passed,
+        sum(kind = 'program' AND depth > 0) AS repairs,
+        sum(kind = 'program' AND depth > 0 AND passed = 1) AS repairs_passed,
+        sum(kind = 'program' AND passed IS NOT NULL) AS executed,
+        sum(kind = 'program' AND passed IS NULL) AS pending,
+        sum(kind = 'feedback') AS feedback,
+        sum(kind = 'feedback' AND origin = 'human') AS human_feedback,
+        sum(tokens) AS tokens
+    FROM nodes WHERE run_id = ? GROUP BY task_id
+"""
+
+
+
+def node_columns(alias: str) -> str:
+    """NODE_COLUMNS qualified with a table alias, for joins."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in NODE_COLUMNS.split(","))
+
+
+# mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
+class StoreReads(StoreBase):  # type: ignore[misc]
+    """Read queries for the app and the estimator (inherited by ``Store``)."""
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run with its counts, oldest first."""
+        rows = self._rows(
+            """
+            SELECT r.*, coalesce(t.n, 0) AS n_tasks, coalesce(s.programs, 0) AS programs,
+                coalesce(s.repairs, 0) AS repairs, coalesce(s.tokens, 0) AS tokens,
+                coalesce(s.solved, 0) AS solved
+            FROM runs r
+            LEFT JOIN (SELECT run_id, count(*) AS n FROM tasks GROUP BY run_id) t
+                ON t.run_id = r.id
+            LEFT JOIN (
+                SELECT run_id,
+                    sum(kind = 'program' AND depth = 0) AS programs,
+                    sum(kind = 'program' AND depth > 0) AS repairs,
+                    sum(tokens) AS tokens,
+                    count(DISTINCT CASE WHEN kind = 'program' AND passed = 1
+                        THEN task_id END) AS solved
+                FROM nodes GROUP BY run_id
+            ) s ON s.run_id = r.id
+            ORDER BY r.id
+            """
+        )
+        return [summary_from_row(row) for row in rows]
+
+    def task_rows(self, run_id: int) -> list[TaskRow]:
+        """A run's tasks in order, each with its counts (no node texts are read)."""
+        counts = {r["task_id"]: r for r in self._rows(_TASK_COUNTS, (run_id,))}
+        tasks = self._rows(
+            "SELECT task_id, position, difficulty, spec FROM tasks WHERE run_id = ? "
+            "ORDER BY position",
+            (run_id,),
+        )
+        return [task_row_from_rows(t, counts.get(t["task_id"])) for t in tasks]
+
+    def run_totals(self, run_id: int) -> RunTotals:
+        """A run's totals over tasks, nodes and calls."""
+        tasks = int(self._scalar("SELECT count(*) FROM tasks WHERE run_id = ?", (run_id,)))
+        sums: dict[str, int] = defaultdict(int)
+        attempted = solved = by_repair = 0
+        for r in self._rows(_TASK_COUNTS, (run_id,)):
+            for name in COUNT_NAMES:
+                sums[name] += int(r[name] or 0)
+            attempted += bool(r["executed"])
+            solved += bool(r["programs_passed"] or r["repairs_passed"])
+            by_repair += bool(not r["programs_passed"] and r["repairs_passed"])
+        origins = {
+            r[0]: int(r[1])
+            for r in self._conn.execute(
+                "SELECT origin, count(*) FROM nodes WHERE run_id = ? AND kind = 'feedback' "
+                "GROUP BY origin",
+                (run_id,),
+            )
+        }
+        calls = self._row(
+            "SELECT count(*) AS n, coalesce(sum(status = 'error'), 0) AS failed, "
+            "coalesce(sum(prompt_tokens), 0) AS pt, coalesce(sum(completion_tokens), 0) AS ct "
+            "FROM calls WHERE run_id = ?",
+            (run_id,),
+        )
+        assert calls is not None  # an aggregate always returns one row
+        return RunTotals(
+            tasks=tasks, attempted=attempted, solved=solved, solved_by_repair=by_repair,
+            programs=sums["programs"], programs_passed=sums["programs_passed"],
+            repairs=sums["repairs"], repairs_passed=sums["repairs_passed"],
+            pending=sums["pending"], feedback_by_origin=origins, tokens=sums["tokens"],
+            calls=int(calls["n"]), calls_failed=int(calls["failed"]),
+            prompt_tokens=int(calls["pt"]), completion_tokens=int(calls["ct"]),
+        )
+
+    def task_nodes(self, run_id: int, task_id: str) -> list[Node]:
+        """One task's whole tree in insertion order (every parent before its children)."""
+        rows = self._rows(
+            f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? AND task_id = ? ORDER BY id",
+            (run_id, task_id),
+        )
+        return [row_to_node(r) for r in rows]
+
+    def test_results(self, node_id: int) -> list[TestResult]:
+        """A program's per-test results in test order (empty if not executed)."""
+        rows = self._rows(
+            "SELECT * FROM test_results WHERE node_id = ? ORDER BY test_index", (node_id,)
+        )
+        return [row_to_test_result(r) for r in rows]
+
+    def get_call(self, call_id: int) -> Call:
+        row = self._row("SELECT * FROM calls WHERE id = ?", (call_id,))
+        if row is None:
+            raise UserError(f"no call with id {call_id} in {self.label}")
+        return row_to_call(row)
+
+    def calls(self, run_id: int, task_id: str | None = None) -> list[Call]:
+        """A run's calls (or one task's) in insertion order."""
+        if task_id is None:
+            rows = self._rows("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))
+        else:
+            rows = self._rows(
+                "SELECT * FROM calls WHERE run_id = ? AND task_id = ? ORDER BY id",
+                (run_id, task_id),
+            )
+        return [row_to_call(r) for r in rows]
+
+    def iter_calls(self, run_id: int) -> Iterator[Call]:
+        """A run's calls in insertion order, streamed (for exports)."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        for row in cur.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,)):
+            yield row_to_call(row)
+
+    def iter_nodes(self, run_id: int) -> Iterator[Node]:
+        """A run's nodes in insertion order (parents first), streamed (for exports)."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        sql = f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? ORDER BY id"
+        for row in cur.execute(sql, (run_id,)):
+            yield row_to_node(row)
+
+    def iter_test_results(self, run_id: int) -> Iterator[tuple[int, TestResult]]:
+        """(node id, result) for a run, by node id then test index, streamed."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        sql = (
+            "SELECT r.* FROM test_results r JOIN nodes n ON n.id = r.node_id "
+            "WHERE n.run_id = ? ORDER BY r.node_id, r.test_index"
+        )
+        for row in cur.execute(sql, (run_id,)):
+            yield row["node_id"], row_to_test_result(row)
+
+    def origin_stats(self, run_id: int) -> dict[str, OriginStats]:
+        """Per feedback origin: feedback count, repairs sampled from it, executed, passing."""
+        rows = self._rows(
+            """
+            SELECT f.origin AS origin, count(DISTINCT f.id) AS feedback,
+                count(r.id) AS repairs,
+                coalesce(sum(r.passed IS NOT NULL), 0) AS executed,
+                coalesce(sum(r.passed = 1), 0) AS passed
+            FROM nodes f
+            LEFT JOIN nodes r ON r.parent_id = f.id AND r.kind = 'program'
+            WHERE f.run_id = ? AND f.kind = 'feedback'
+            GROUP BY f.origin
+            """,
+            (run_id,),
+        )
+        return {
+            r["origin"]: OriginStats(r["origin"], r["feedback"], r["repairs"], r["executed"],
+                                     r["passed"])
+            for r in rows
+        }
+
+    def annotation_queue(
+        self, run_id: int, task_id: str | None = None, limit: int | None = None
+    ) -> list[Node]:
+        """Failing programs with no human feedback yet, in task order, shallowest first.
+
+        ``limit`` caps the list (a large run has thousands; the app needs the next few).
+        """
+        extra = "" if task_id is None else " AND p.task_id = ?"
+        params: tuple[Any, ...] = (run_id,) if task_id is None else (run_id, task_id)
+        if limit is not None:
+            params = (*params, int(limit))
+        rows = self._rows(
+            f"""
+            SELECT {node_columns('p')} FROM nodes p
+            JOIN tasks t ON t.run_id = p.run_id AND t.task_id = p.task_id
+            WHERE p.run_id = ? AND p.kind = 'program' AND p.passed = 0{extra}
+              AND NOT EXISTS (SELECT 1 FROM nodes f WHERE f.parent_id = p.id
+                              AND f.kind = 'feedback' AND f.origin = 'human')
+            ORDER BY t.position, p.depth, p.id{"" if limit is None else " LIMIT ?"}
+            """,
+            params,
+        )
+        return [row_to_node(r) for r in rows]
+
+    def data_version(self) -> int:
+        """A number that changes whenever anyone (this connection or another) commits.
+
+        Cheap: poll it and query again only when it moved. ``PRAGMA data_version``
+        alone ignores this connection's own commits, so its change count is added.
+        """
+        pragma = int(self._scalar("PRAGMA data_version"))
+        return pragma + int(self._conn.total_changes)
+
+    def mark(self) -> int:
+        """The current high-water mark for ``changes_since`` (take it before loading)."""
+        return int(self._scalar("SELECT coalesce(max(seq), 0) FROM nodes"))
+
+    def changes_since(self, run_id: int, mark: int) -> tuple[list[Node], int]:
+        """Nodes of a run inserted or updated after ``mark``, and the new mark.
+
+        Start from ``mark()`` taken before the first load (a node may then arrive
+        twice; treat it as an update), or from 0 to get everything.
+        """
+        rows = self._rows(
+            f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, mark),
+        )
+        nodes = [row_to_node(r) for r in rows]
+        return nodes, (int(nodes[-1].seq) if nodes else mark)
+
+    def frozen_tasks(self, run_id: int, difficulty: str | None = None) -> list[FrozenTask]:
+        """A run's executed trees in the estimator's form (core.estimate.exact).
+
+        A program's tokens are its own; each feedback + repair pair becomes one repair
+        Sample with tokens = feedback tokens + repair tokens (a feedback with several
+        repairs counts in each, as in the paper's data); deeper repairs nest.
+        Unexecuted programs are left out, and so are tasks with no executed first program.
+        """
+        sql = (
+            "SELECT n.id, n.task_id, n.parent_id, n.kind, n.passed, n.tokens, t.difficulty "
+            "FROM nodes n JOIN tasks t ON t.run_id = n.run_id AND t.task_id = n.task_id "
+            "WHERE n.run_id = ?"
+        )
+        params: tuple[Any, ...] = (run_id,)
+        if difficulty is not None:
+            sql += " AND t.difficulty = ?"
+            params = (run_id, difficulty)
+        rows = self._conn.execute(sql + " ORDER BY t.position, n.id", params).fetchall()
+        return list(build_frozen(rows))
