@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import itertools
 import logging
 import os
@@ -33,6 +34,7 @@ log = logging.getLogger("repair_tui.sandbox")
 ISOLATIONS = ("auto", "rlimits")
 SIMULATE_ENV = "REPAIR_TUI_SANDBOX_SIMULATE_NO_NAMESPACES"  # tests: pretend unshare fails
 STALE_DIR = "/tmp"  # where servers make their dirs (they run with no TMPDIR)
+STALE_AGE = 30.0  # seconds: a younger unlocked dir may be one whose owner is about to lock it
 SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
@@ -80,6 +82,7 @@ class Sandbox:
         self._closed = False
         self._description = ""
         self._base: str | None = None
+        self._base_fd: int | None = None  # holds a shared flock on the dir while we live
         self._start()
 
     # -- server lifecycle -------------------------------------------------------
@@ -104,6 +107,7 @@ class Sandbox:
         self._proc = proc
         self._description = str(hello["isolation"])
         self._base = str(hello.get("base") or "") or None
+        self._base_fd = _hold(self._base)
         if not hello.get("namespaces"):
             level = logging.WARNING if self.isolation == "auto" else logging.INFO
             log.log(level, "sandbox: Linux namespaces not in use: %s", self._description)
@@ -139,6 +143,9 @@ class Sandbox:
             proc.wait()
         if self._base and os.path.isdir(self._base):
             shutil.rmtree(self._base, ignore_errors=True)  # the server died before cleaning up
+        if self._base_fd is not None:
+            os.close(self._base_fd)
+            self._base_fd = None
 
     def __enter__(self) -> Sandbox:
         return self
@@ -252,21 +259,57 @@ class Sandbox:
         pending.done.set()
 
 
-def _remove_stale_dirs() -> None:
+def _hold(base: str | None) -> int | None:
+    """A shared flock on the server's dir, held for the Sandbox's lifetime.
+
+    Staleness is decided by this lock, not by a PID: a PID in the dir's name means
+    nothing across PID namespaces (containers, CI runners), where another sandbox's
+    live server is simply not visible in our /proc.
+    """
+    if not base:
+        return None
+    try:
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def _remove_stale_dirs(now: float | None = None) -> None:
     """Remove the temp dirs of servers that died without their caller cleaning up.
 
     A server in namespace mode cannot remove its own dir (it no longer sees the host's
-    files); its caller does on close, but not if the caller was killed.
+    files); its caller does on close, but not if the caller was killed. A dir is stale
+    when no process holds its lock (see `_hold`) and it is older than `STALE_AGE`,
+    which covers the moment between a server making its dir and its caller locking it.
     """
     try:
         names = os.listdir(STALE_DIR)
     except OSError:
         return
+    now = time.time() if now is None else now
     for name in names:
-        parts = name.split("-")
-        ours = name.startswith("repair-tui-sandbox-") and len(parts) == 5 and parts[3].isdigit()
-        if ours and not os.path.exists(f"/proc/{parts[3]}"):
-            shutil.rmtree(os.path.join(STALE_DIR, name), ignore_errors=True)
+        if name.startswith("repair-tui-sandbox-"):
+            _remove_if_stale(os.path.join(STALE_DIR, name), now)
+
+
+def _remove_if_stale(path: str, now: float) -> None:
+    try:
+        if now - os.lstat(path).st_mtime < STALE_AGE:
+            return
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a live sandbox holds it
+        os.close(fd)
+        return
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    finally:
+        os.close(fd)
 
 
 def _job(pending: _Pending) -> dict[str, Any]:
