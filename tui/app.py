@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged, EngineReported
+from repair_tui.tui.untrusted import visible
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
 if TYPE_CHECKING:
@@ -117,6 +119,20 @@ class RepairApp(App[None]):
         self._sandboxes: list[Any] = []  # made by sandbox_factory: ours to close
         self._version = -1
         self.loaded_samples: list[str] = []
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification, from any screen: server and sandbox messages can carry
+        terminal control sequences, so they are made visible first."""
+        super().notify(visible(message), title=visible(title), severity=severity,
+                       timeout=timeout, markup=markup)
 
     # --- life cycle ------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from repair_tui.core.errors import UserError
+from repair_tui.tui.untrusted import visible
 
 # Module names under repair_tui.tui.cli, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return app_cmd.run(args)
         return int(func(args))
     except UserError as exc:
-        print(f"repair-tui: error: {exc}", file=sys.stderr)
+        print(f"repair-tui: error: {visible(str(exc), keep_newlines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("repair-tui: interrupted", file=sys.stderr)

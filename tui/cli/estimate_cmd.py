@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.cli import add_db_option, count_int, positive_int
+from repair_tui.tui.untrusted import visible
 
 if TYPE_CHECKING:
     from repair_tui.core.estimate.grid import Cell, Grid
@@ -172,7 +173,7 @@ def render(result: Grid, name: str, difficulty: str | None = None) -> list[Rende
     subset = f", difficulty {difficulty}" if difficulty else ""
     repl = ", with replacement" if result.replacement else ""
     boot = f"{conf} bootstrap intervals over tasks ({result.bootstrap} resamples)" if result.bootstrap else "no intervals"
-    head = Text(f"pass@t of run {name}: {result.n_tasks} tasks{subset}, {result.mode}{repl}; {boot}")
+    head = Text(f"pass@t of run {visible(name, keep_newlines=False)}: {result.n_tasks} tasks{subset}, {result.mode}{repl}; {boot}")
     policies = Table(title="Policies (np programs, nfr repairs per failing program)", title_justify="left",
                      box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("np", "nfr", "pass rate", f"{conf} CI", "tokens", f"tokens {conf} CI", "vs baseline"):

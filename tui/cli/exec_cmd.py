@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair_tui.tui.untrusted import visible
+
 if TYPE_CHECKING:
     from repair_tui.sandbox.result import Verdict
 
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 def _cell(text: str | None, width: int = 60) -> str:
     if not text:
         return ""
-    flat = " ".join(text.split())
+    flat = " ".join(visible(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -133,7 +135,8 @@ def _print_table(verdict: Verdict, program: str) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"{program}: {'passed' if verdict.passed else verdict.fault}")
+    table = Table(title=escape(visible(f"{program}: {'passed' if verdict.passed else verdict.fault}",
+                                      keep_newlines=False)))
     for column in ("#", "status", "time", "input", "got", "expected / detail"):
         table.add_column(column, overflow="fold")
     for r in verdict.results:
@@ -149,5 +152,5 @@ def _print_table(verdict: Verdict, program: str) -> None:
         )
     console.print(table)
     if verdict.error_message:
-        console.print(escape(verdict.error_message), highlight=False)
-    console.print(f"[dim]isolation: {escape(verdict.isolation)}[/]")
+        console.print(escape(visible(verdict.error_message)), highlight=False)
+    console.print(f"[dim]isolation: {escape(visible(verdict.isolation))}[/]")

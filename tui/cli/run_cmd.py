@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from repair_tui.tui.cli import add_db_option, count_int, positive_int
+from repair_tui.tui.untrusted import visible
 
 if TYPE_CHECKING:
     from repair_tui.core.engine.events import Event
@@ -169,14 +170,14 @@ def _summary(run_: Run, totals: Any, as_json: bool, elapsed: float) -> None:
 
     c = Console()
     rate = totals.solved / totals.attempted if totals.attempted else 0.0
-    c.print(f"[bold]{run_.name}[/]: {run_.status} in {elapsed:.1f} s; "
+    c.print(f"[bold]{_plain(run_.name)}[/]: {run_.status} in {elapsed:.1f} s; "
             f"solved {totals.solved}/{totals.attempted} tasks ({rate:.1%}), "
             f"{totals.solved_by_repair} only by repair")
     c.print(f"programs {totals.programs_passed}/{totals.programs} passing, "
             f"repairs {totals.repairs_passed}/{totals.repairs} passing, "
             f"{totals.tokens:,} tokens generated in {totals.calls:,} calls")
     if run_.message:
-        c.print(f"[yellow]{run_.message}[/]")
+        c.print(f"[yellow]{_plain(run_.message)}[/]")
     c.print(f"next: repair-tui estimate {_quote(run_.name)}   |   repair-tui   (browse the trees)")
 
 
@@ -242,7 +243,8 @@ class ProgressDisplay:
             self.tokens += event.tokens
         elif isinstance(event, ev.CallFailed):
             self.failed += 1
-            self._note(f"[yellow]call failed[/] ({event.task_id}, {event.role}): {event.error}")
+            self._note(f"[yellow]call failed[/] ({_plain(event.task_id)}, {event.role}): "
+                       f"{_plain(event.error)}")
         elif isinstance(event, ev.TaskFinished):
             self.done += 1
             self.solved += int(event.solved)
@@ -262,3 +264,10 @@ class ProgressDisplay:
         if total is not None:
             kwargs["total"] = total
         self._progress.update(self._task, **kwargs)
+
+
+def _plain(text: str) -> str:
+    """Untrusted text for a Rich markup string: no markup, no control characters."""
+    from rich.markup import escape
+
+    return escape(visible(text, keep_newlines=False))

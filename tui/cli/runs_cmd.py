@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from repair_tui.tui.cli import add_db_option
+from repair_tui.tui.untrusted import visible
 
 
 def register(subparsers: Any) -> None:
@@ -53,11 +54,13 @@ _COLUMNS: tuple[tuple[str, int, str], ...] = (
 
 def _cells(s: Any) -> list[str]:
     share = f" {100 * s.solved / s.tasks:.0f}%" if s.tasks else ""
-    return [
+    from rich.markup import escape
+
+    return [escape(visible(cell, keep_newlines=False)) for cell in (
         s.name, s.dataset, s.models, f"{s.np}/{s.nfr} {s.mode}",
         str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", f"{s.tokens:,}",
         s.isolation.split(" (")[0], s.status, s.created_utc[:10],
-    ]
+    )]
 
 
 def _print_table(summaries: list[Any], label: str) -> None:

@@ -14,6 +14,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from repair_tui.tui.untrusted import visible
+
 if TYPE_CHECKING:
     from repair_tui.core.datasets.task import ReferenceCheck, Task
     from rich.console import Console
@@ -167,17 +169,17 @@ def _print_checks(
     table.add_column("Reason", overflow="fold")
     for c in checks:
         if c.passed:
-            table.add_row(c.task_id, "[green]passed[/]", "")
+            table.add_row(escape(visible(c.task_id)), "[green]passed[/]", "")
         elif c.passed is None:
-            table.add_row(c.task_id, "[dim]no reference[/]", "")
+            table.add_row(escape(visible(c.task_id)), "[dim]no reference[/]", "")
         else:
-            table.add_row(c.task_id, "[red]FAILED[/]", escape(_short(c.reason)))
+            table.add_row(escape(visible(c.task_id)), "[red]FAILED[/]", escape(visible(_short(c.reason))))
     console = _console()
     console.print(table)
     summary = f"{passed} passed, {failed} failed"
     if missing:
         summary += f", {missing} without a reference"
-    console.print(f"[bold]{summary}[/]  (isolation: {escape(isolation)})")
+    console.print(f"[bold]{summary}[/]  (isolation: {escape(visible(isolation))})")
 
 
 def _short(reason: str | None, lines: int = 6) -> str:

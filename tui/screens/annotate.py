@@ -24,6 +24,7 @@ from repair_tui.tui.screens.task import (
     failure_text,
     outcome_text,
 )
+from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, spec_markdown
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import short_key
@@ -113,7 +114,7 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
     def _show_title(self) -> None:
         self.query_one("#annotate-title", Static).update(Text.assemble(
             ("Annotation queue", "bold"),
-            f" · run {self.run_record.name} · {self._left} left · {self.saved} saved · "
+            f" · run {visible(self.run_record.name, keep_newlines=False)} · {self._left} left · {self.saved} saved · "
             f"{len(self.skipped)} skipped this session",
         ))
 
@@ -122,8 +123,8 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         task = store.get_task(self.run_id, program.task_id)
         kind = "repair" if program.parent_id is not None else "program"
         self.query_one("#annotate-header", Static).update(Text.assemble(
-            (program.task_id, "bold"), f" · {kind} {short_key(program)} · ",
-            (program.fault or "failed", "red"), f" · {program.tokens} tokens",
+            (visible(program.task_id), "bold"), f" · {kind} {short_key(program)} · ",
+            (visible(program.fault or "failed", keep_newlines=False), "red"), f" · {program.tokens} tokens",
         ))
         self.query_one("#annotate-spec", Markdown).update(spec_markdown(task))
         self.query_one(CodeView).show(program.code or "")

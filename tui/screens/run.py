@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged
+from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.chart import PassChart
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.heatmap import HeatMap
@@ -134,7 +135,7 @@ class RunScreen(Screen[None]):
             self.notify(str(exc), severity="error")
             self.call_after_refresh(self._leave)
             return
-        self.sub_title = f"Run {self.run.name}"
+        self.sub_title = f"Run {visible(self.run.name, keep_newlines=False)}"
         self.refresh_counts()
         self.query_one(TaskTable).focus()
         # Paint the counts and tasks first; the chart follows from the worker.

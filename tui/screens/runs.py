@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged
+from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.footer import QuietFooter
 from rich.text import Text
 from textual import on
@@ -50,7 +51,8 @@ def run_cells(s: RunSummary) -> dict[str, Text]:
         "created": s.created_utc[:16].replace("T", " "),
     }
     right = {key for key, _, r in COLUMNS if r}
-    cells = {k: Text(v, justify="right" if k in right else "left") for k, v in text.items()}
+    cells = {k: Text(visible(v, keep_newlines=False), justify="right" if k in right else "left")
+             for k, v in text.items()}
     cells["status"].stylize(STATUS_STYLE.get(s.status, ""))
     if s.feedback_model is None:
         cells["feedback"].stylize("dim")

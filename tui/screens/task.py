@@ -21,6 +21,7 @@ from repair_tui.core.store.views import spec_title
 from repair_tui.sandbox.runner import SandboxError
 from repair_tui.tui.messages import DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal
+from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.detail import NodeDetail
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import RepairTree, TreeData, short_key
@@ -141,10 +142,11 @@ class TaskScreen(PlainNotifications, Screen[None]):
             self.dismiss()
             return
         self.run_record = run
-        title = Text.assemble((self.task_id, "bold"), f" · run {run.name} · {run.config.models}"
-                              f" · np {run.config.np} nfr {run.config.nfr} {run.config.mode}")
+        title = Text.assemble((visible(self.task_id), "bold"), visible(
+            f" · run {run.name} · {run.config.models}"
+            f" · np {run.config.np} nfr {run.config.nfr} {run.config.mode}", keep_newlines=False))
         self.query_one("#task-title", Static).update(title)
-        self.sub_title = self.task_id
+        self.sub_title = visible(self.task_id, keep_newlines=False)
         # Take the mark before loading: a node written in between arrives twice (harmless).
         self._mark = store.mark()
         self.tree.load(self.task_id, spec_title(self.task_record.spec),
@@ -306,7 +308,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
         program = node if node.kind == "program" else self._parent_of(node)
         if program is None:
             return
-        prefill = node.text if node.kind == "feedback" else ""
+        prefill = visible(node.text or "") if node.kind == "feedback" else ""
         title = f"Feedback on {short_key(program)}" + (
             f" (edited from {short_key(node)})" if node.kind == "feedback" else "")
 

@@ -14,6 +14,7 @@ import re
 from repair_tui.core.datasets.task import Task
 from repair_tui.core.store.records import Node
 from repair_tui.sandbox.result import TestResult
+from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.diff import DiffView, diff_stats
 from repair_tui.tui.widgets.tree import short_key
 from rich.syntax import Syntax
@@ -30,7 +31,7 @@ MAX_FAILING_ROWS = 10  # a program rarely fails more than one test: the runner s
 
 def spec_markdown(task: Task) -> str:
     """A task's spec as Markdown: code-shaped specs (HumanEval prompts) in a Python fence."""
-    spec = task.spec.rstrip()
+    spec = visible(task.spec.rstrip())
     first = spec.lstrip().split("\n", 1)[0]
     looks_like_code = task.source == "humaneval" or first.startswith(
         ("def ", "from ", "import ", "class ", "@")
@@ -62,6 +63,7 @@ def _text_markdown(spec: str) -> str:
 def _clip(value: str | None, limit: int = CELL_CHARS) -> str:
     if value is None:
         return ""
+    value = visible(value)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -107,10 +109,10 @@ def program_header(node: Node, parent_feedback: Node | None) -> Text:
     elif node.passed:
         text.append("  passed", style="bold green")
     else:
-        text.append(f"  failed: {node.fault or 'unknown fault'}", style="bold red")
+        text.append(f"  failed: {visible(node.fault or 'unknown fault')}", style="bold red")
     text.append(f"\n{node.tokens} tokens", style="dim")
     if node.model:
-        text.append(f" · model {node.model}", style="dim")
+        text.append(f" · model {visible(node.model)}", style="dim")
     if parent_feedback is not None:
         text.append(f" · from feedback {short_key(parent_feedback)} ({parent_feedback.origin})",
                     style="dim")
@@ -122,11 +124,11 @@ def feedback_header(node: Node, program: Node | None) -> Text:
     text = Text()
     text.append(f"feedback {short_key(node)}", style="bold magenta")
     text.append(f"  origin {node.origin}", style="bold")
-    text.append(f"\n{node.tokens} tokens · model {node.model or '-'}", style="dim")
+    text.append(f"\n{node.tokens} tokens · model {visible(node.model or '-')}", style="dim")
     if program is not None:
         text.append(f" · explains {short_key(program)}", style="dim")
         if program.fault:
-            text.append(f" ({program.fault})", style="dim")
+            text.append(f" ({visible(program.fault)})", style="dim")
     return text
 
 
@@ -145,7 +147,7 @@ class CodeView(Static):
         if not code.strip():
             self.update(Text("(empty program: no code could be extracted)", style="italic"))
             return
-        self.update(Syntax(code.rstrip("\n"), "python", line_numbers=True, theme="ansi_dark",
+        self.update(Syntax(visible(code.rstrip("\n")), "python", line_numbers=True, theme="ansi_dark",
                            background_color="default", word_wrap=True))
 
 
@@ -202,7 +204,7 @@ class NodeDetail(VerticalScroll):
     def show_spec(self, task: Task) -> None:
         """Show a task's spec (the tree's root)."""
         self._program = None
-        header = Text(f"spec {task.id}", style="bold cyan")
+        header = Text(f"spec {visible(task.id)}", style="bold cyan")
         details = [task.source, task.difficulty, f"{task.n_tests} tests ({task.style})"]
         header.append("\n" + " · ".join(d for d in details if d), style="dim")
         self.query_one("#detail-header", Static).update(header)
@@ -231,7 +233,7 @@ class NodeDetail(VerticalScroll):
         """Show a feedback and the program it explains."""
         self._program = None
         self.query_one("#detail-header", Static).update(feedback_header(node, program))
-        self.query_one("#detail-text", Markdown).update(node.text or "*(empty feedback)*")
+        self.query_one("#detail-text", Markdown).update(visible(node.text or "") or "*(empty feedback)*")
         self._set_visible("detail-header", "detail-text")
         self.scroll_home(animate=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 
+from repair_tui.tui.untrusted import visible
 from rich.text import Text
 from textual.widgets import Static
 
@@ -36,7 +37,7 @@ def diff_text(old: str, new: str, *, context: int = 3) -> Text:
     for i, line in enumerate(lines):
         if i:
             out.append("\n")
-        out.append(line, style=_STYLES.get(line[:1], ""))
+        out.append(visible(line, keep_newlines=False), style=_STYLES.get(line[:1], ""))
     return out
 
 

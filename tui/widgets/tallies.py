@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from repair_tui.tui.untrusted import visible
 from rich.text import Text
 from textual.widgets import Static
 
@@ -23,9 +24,9 @@ def tallies_text(run: Run, t: RunTotals) -> Text:
     c = run.config
     models = c.model if not c.feedback_model else f"{c.model} (feedback: {c.feedback_model})"
     head = Text()
-    head.append(run.name, "bold")
-    head.append(f"  {run.dataset} · {models} · np={c.np} nfr={c.nfr} {c.mode} depth={c.depth}"
-                f" · {run.isolation.split(' (')[0]} · ")
+    head.append(visible(run.name, keep_newlines=False), "bold")
+    head.append(visible(f"  {run.dataset} · {models} · np={c.np} nfr={c.nfr} {c.mode} depth={c.depth}"
+                        f" · {run.isolation.split(' (')[0]} · ", keep_newlines=False))
     head.append(run.status, "bold yellow" if run.status == "running" else "")
     body = Text()
     body.append(f"solved {t.solved}/{t.attempted}", "bold green")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from repair_tui.tui.untrusted import visible
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -88,11 +89,12 @@ def status_text(row: TaskRow) -> Text:
 
 def task_cells(row: TaskRow) -> dict[str, Text]:
     """One task's cells by column key."""
-    title = row.title if len(row.title) <= TITLE_WIDTH else row.title[: TITLE_WIDTH - 1] + "…"
+    title = visible(row.title, keep_newlines=False)
+    title = title if len(title) <= TITLE_WIDTH else title[: TITLE_WIDTH - 1] + "…"
     feedback = f"{row.feedback}" + (" ★" if row.has_human_feedback else "")
     return {
-        "task": Text(row.task_id, "bold"),
-        "difficulty": Text(row.difficulty or "", "dim"),
+        "task": Text(visible(row.task_id), "bold"),
+        "difficulty": Text(visible(row.difficulty or ""), "dim"),
         "status": status_text(row),
         "programs": Text(f"{row.programs_passed}/{row.programs}", justify="right"),
         "repairs": Text(f"{row.repairs_passed}/{row.repairs}", justify="right"),

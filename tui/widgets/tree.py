@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TypeAlias
 
 from repair_tui.core.store.records import Node
+from repair_tui.tui.untrusted import visible
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -28,7 +29,7 @@ def short_key(node: Node) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(visible(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -39,7 +40,7 @@ def node_label(node: Node) -> Text:
         who = node.origin if node.origin != "model" else (node.model or "model")
         label.append("» ", style="bold magenta")
         label.append(f"feedback {short_key(node)}", style="magenta")
-        label.append(f" ({who})", style="dim")
+        label.append(f" ({visible(who)})", style="dim")
         label.append(f" · {node.tokens} tok", style="dim")
         return label
     if node.passed is None:
@@ -61,7 +62,7 @@ def root_label(task_id: str, title: str) -> Text:
     """The root's label: the task id and the spec's title."""
     label = Text()
     label.append("spec ", style="bold")
-    label.append(task_id, style="bold cyan")
+    label.append(visible(task_id, keep_newlines=False), style="bold cyan")
     if title:
         label.append(f" · {_clip(title, FAULT_WIDTH)}", style="dim")
     return label
