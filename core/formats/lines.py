@@ -54,7 +54,9 @@ def parse_object(path: Path, lineno: int, text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        # Some messages end in "at" already ("Unterminated string starting at").
+        where = "column" if exc.msg.endswith(" at") else "at column"
+        raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} {where} {exc.colno})") from exc
     if not isinstance(value, dict):
         raise UserError(f"{path}:{lineno}: expected a JSON object, found {type(value).__name__}")
     return value

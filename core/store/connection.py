@@ -15,7 +15,7 @@ from pathlib import Path
 
 from repair_tui.core.errors import UserError
 from repair_tui.core.paths import default_db_path
-from repair_tui.core.store.migrations import migrate
+from repair_tui.core.store.migrations import migrate, refuse_foreign
 from sqlite_utils import Database
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -52,6 +52,7 @@ def open_db(path: str | Path | None, *, timeout: float = BUSY_TIMEOUT_SECONDS) -
     # Plugins off: a stray sqlite-utils plugin must not change our connection.
     db = Database(conn, execute_plugins=False)
     try:
+        refuse_foreign(db)
         _configure(db, in_memory=not isinstance(where, Path))
         migrate(db)
     except sqlite3.DatabaseError as exc:

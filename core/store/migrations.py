@@ -172,6 +172,23 @@ def migrate(db: Database) -> None:
     db.commit()
 
 
+def refuse_foreign(db: Database) -> None:
+    """UserError when the file holds another program's tables (and none of our marks).
+
+    Migrating would add our tables beside theirs, or stop on a name both use ("table
+    runs already exists"); neither tells the user they picked the wrong file. Called
+    before anything is written to the file (even the switch to WAL).
+    """
+    if int(db.execute("PRAGMA user_version").fetchone()[0]):
+        return  # ours, or another tool's that versions its schema: migrate decides
+    tables = [t for t in db.table_names() if not t.startswith("sqlite_")]
+    if not tables or migrations.migrations_table in tables:
+        return
+    shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+    raise UserError(f"{db_label(db)} is not a repair-tui database (it holds other tables: "
+                    f"{shown}); choose another --db")
+
+
 def db_label(db: Database) -> str:
     """The database's file name for messages (``:memory:`` for in-memory ones)."""
     row = db.execute("PRAGMA database_list").fetchone()

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from repair_tui.core.errors import UserError
 from repair_tui.tui.untrusted import visible
@@ -49,6 +50,28 @@ def _whole(text: str, least: int, what: str) -> int:
     return value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other error of the tool.
+
+    argparse's own error prints the usage block first (up to a dozen lines that bury the
+    reason). Subcommand parsers inherit the class, so every command behaves alike.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"repair-tui: error: {visible(message, keep_newlines=False)} "
+                     f"(see {self.prog} --help)\n")
+
+
+def version_text() -> str:
+    """``repair-tui X.Y.Z`` from the installed distribution's metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"repair-tui {version('repair-tui')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "repair-tui (version unknown: not installed)"
+
+
 def add_db_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
     """The shared ``--db PATH`` option (default: $REPAIR_TUI_DB or the user's data dir).
 
@@ -64,13 +87,15 @@ def add_db_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="repair-tui",
         description="Run, store and inspect LLM self-repair on code. "
         "With no command, opens the app on the database.",
     )
     add_db_option(parser, top_level=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"{__name__}.{name}")

@@ -149,6 +149,14 @@ def _ratio_text(cell: Cell) -> str:
     return f"{cell.ratio:.2f}" + (f" ({ci})" if ci else "")
 
 
+def heat_rows(result: Grid) -> list[int]:
+    """The heat map's np values from top to bottom: largest on top, as in the paper.
+
+    The app's heat map uses this too, so both show the rows in the same order.
+    """
+    return sorted(result.nps, reverse=True)
+
+
 def heat_style(ratio: float | None, spread: float) -> str:
     """Background colour from red (worse than the baseline) through yellow to green;
     ``spread`` is the distance from a ratio of 1 that gets the full colour."""
@@ -199,7 +207,7 @@ def _heat_table(result: Grid) -> RenderableType:
     heat.add_column("np \\ nfr", justify="right")
     for f in result.nfrs:
         heat.add_column(str(f), justify="center", min_width=7)
-    for n in reversed(result.nps):  # largest np on top, as in the paper
+    for n in heat_rows(result):
         cells = [result.cell(n, f) for f in result.nfrs]
         heat.add_row(str(n), *(
             f"[{heat_style(c.ratio, spread)}] {'O.O.B.' if c.out_of_bounds else ('n/a' if c.ratio is None else f'{c.ratio:.2f}')} [/]"

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from repair_tui.tui.cli import add_db_option
+from repair_tui.tui.untrusted import visible
 
 
 def register(subparsers: Any) -> None:
@@ -28,15 +29,26 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from repair_tui.core.errors import UserError
     from repair_tui.core.formats.files import export_run
     from repair_tui.core.formats.lines import output
     from repair_tui.core.store.store import Store
 
     with Store.open(getattr(args, "db", None)) as store:
         run = store.get_run(args.name)
+        totals = store.run_totals(run.id)
+        name = visible(run.name, keep_newlines=False)
+        # Checked before the output is opened, so no empty file is left behind.
+        if args.fmt == "paper" and not totals.attempted:
+            raise UserError(
+                f"run {name!r} has no executed programs, so the paper format has nothing "
+                f"to hold (it has {totals.tasks} task(s)); --format jsonl exports them")
         with output(args.output) as out:
             lines = export_run(store, run, args.fmt, out)
+    if not totals.programs:
+        print(f"repair-tui: note: run {name!r} has no programs yet: only its "
+              f"{totals.tasks} task(s) were written", file=sys.stderr)
     if args.output is not None and args.output != "-":
-        print(f"wrote run {run.name!r} to {args.output} ({args.fmt}, {lines} lines)",
+        print(f"wrote run {name!r} to {args.output} ({args.fmt}, {lines} lines)",
               file=sys.stderr)
     return 0

@@ -13,8 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.cli import add_db_option, count_int, positive_int
 from repair_tui.tui.untrusted import visible
@@ -81,17 +80,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the final totals as JSON")
     add_db_option(p)
     p.set_defaults(func=run)
-    p.error = _one_line_error(p)  # type: ignore[method-assign]
-
-
-def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
-    """argparse's error, as one line like every other error of the command (its usage
-    block is 12 lines that bury the reason)."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(2, f"repair-tui: error: {message} (see repair-tui run --help)\n")
-
-    return error
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from repair_tui.tui.cli import add_db_option
@@ -37,6 +38,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def short_isolation(text: str) -> str:
+    """The isolation in a few characters: ``namespaces+uid+rlimits``, ``rlimits``.
+
+    The sandbox's description lists the namespaces and, when it fell back, why; tables
+    show this short form and the details (``--json``, the app's run header) the rest.
+    """
+    head = text.split(" (", 1)[0]
+    return re.sub(r"\([^)]*\)", "", head) or text
+
+
 _STATUS_STYLE = {
     "running": "yellow", "finished": "green", "interrupted": "magenta", "failed": "red",
     "imported": "cyan",
@@ -59,7 +70,7 @@ def _cells(s: Any) -> list[str]:
     return [escape(visible(cell, keep_newlines=False)) for cell in (
         s.name, s.dataset, s.models, f"{s.np}/{s.nfr} {s.mode}",
         str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", f"{s.tokens:,}",
-        s.isolation.split(" (")[0], s.status, s.created_utc[:10],
+        short_isolation(s.isolation), s.status, s.created_utc[:10],
     )]
 
 
@@ -72,7 +83,8 @@ def _print_table(summaries: list[Any], label: str) -> None:
     # Each column costs its text plus padding and a separator (3 cells).
     widths = [max(len(name), *(len(r[i]) for r in rows)) + 3 for i, (name, _, _) in enumerate(_COLUMNS)]
     console = Console()
-    if not console.is_terminal:  # piped: never cut columns, whatever $COLUMNS says
+    piped = not console.is_terminal
+    if piped:  # never cut columns, whatever $COLUMNS says
         console = Console(width=max(console.width, sum(widths) + 2))
     keep = set(range(len(_COLUMNS)))
     for i in sorted(keep, key=lambda i: -_COLUMNS[i][1]):  # drop the least important first
@@ -92,4 +104,10 @@ def _print_table(summaries: list[Any], label: str) -> None:
             pos = shown.index(status_col)
             cells[pos] = f"[{_STATUS_STYLE.get(row[status_col], 'white')}]{row[status_col]}[/]"
         table.add_row(*cells)
-    console.print(table)
+    if not piped:
+        console.print(table)
+        return
+    # Rich pads every line to the console's width: a file or pipe gets no trailing blanks.
+    with console.capture() as captured:
+        console.print(table)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -23,7 +23,7 @@ def heat_style(ratio: float | None) -> str:
 
 
 def heat_table(grid: Grid | None) -> Text:
-    """The heat map as text: np down, nfr across; O.O.B. beyond the baseline's tokens.
+    """The heat map as text: np down (largest on top), nfr across; O.O.B. beyond the baseline's tokens.
 
     Plain Text rather than a rich Table: the Run screen re-renders it on every live
     update, and a Table costs several times more to measure and draw.
@@ -33,7 +33,7 @@ def heat_table(grid: Grid | None) -> Text:
     out = Text("np\\nfr", style="bold")
     for nfr in grid.nfrs:
         out.append(f"{nfr:^{CELL}}", "bold")
-    for np_ in grid.nps:
+    for np_ in estimate_cmd.heat_rows(grid):  # the order `repair-tui estimate` prints
         out.append(f"\n{np_:>6}", "bold")
         for nfr in grid.nfrs:
             cell = grid.cell(np_, nfr)
