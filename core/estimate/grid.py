@@ -94,6 +94,7 @@ class Grid:
     depth: int  # repair levels present in the data
     levels_mode: str | None = None  # mode of the deeper-levels table (None: not computed)
     levels: tuple[LevelRow, ...] = field(default=())
+    unit: str = "tokens"  # what the ``tokens`` fields count: "tokens" or "dollars"
 
     def cell(self, np_: int, nfr: int) -> Cell:
         """The cell of policy (np_, nfr); nfr = 0 for a baseline point."""
@@ -122,6 +123,7 @@ class Grid:
             "confidence": self.confidence,
             "seed": self.seed,
             "depth": self.depth,
+            "unit": self.unit,
             "rows": [c.to_dict() for c in self.rows()],
             "levels_mode": self.levels_mode,
             "levels": [asdict(r) for r in self.levels],
@@ -139,12 +141,14 @@ def grid(
     seed: int = 0,
     confidence: float = 0.95,
     levels: bool = True,
+    unit: str = "tokens",
 ) -> Grid:
     """Estimate every (np, nfr) policy and the baseline k = 1..N on a frozen set.
 
     ``bootstrap`` resamples of the tasks give the intervals (0: none). With
     ``levels`` and trees deeper than one repair level, also the deeper-levels table
-    (batch or dfs; bfs falls back to batch for that table).
+    (batch or dfs; bfs falls back to batch for that table). ``unit`` names what the
+    samples' ``tokens`` count (e.g. "dollars" for tasks from a cost function).
     """
     if not nps or not nfrs or min(nps) < 1 or min(nfrs) < 1:
         raise ValueError("grid needs non-empty np and nfr lists of positive integers")
@@ -174,6 +178,7 @@ def grid(
         depth=packed.depth,
         levels_mode=levels_mode,
         levels=_levels(packed, pairs, levels_mode, replacement) if levels_mode else (),
+        unit=unit,
     )
 
 

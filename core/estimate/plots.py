@@ -65,7 +65,7 @@ def pass_tokens_figure(grid: Grid, name: str | None = None) -> Figure:
         for c in cells:
             ax.annotate(f"{c.np}", (c.tokens, c.pass_rate), textcoords="offset points", xytext=(3, -9),
                         fontsize=6, color=line.get_color())
-    ax.set_xlabel("expected tokens per task")
+    ax.set_xlabel(f"expected {grid.unit} per task")
     ax.set_ylabel("expected pass rate")
     ax.set_ylim(0.0, 1.0)
     ax.set_xlim(left=0.0)

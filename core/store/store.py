@@ -33,6 +33,7 @@ from repair_tui.core.store.base import (
     task_params,
 )
 from repair_tui.core.store.connection import open_db
+from repair_tui.core.store.costs import StoreCosts
 from repair_tui.core.store.reads import StoreReads
 from repair_tui.core.store.records import (
     CALL_ROLES,
@@ -53,7 +54,7 @@ __all__ = ["OriginStats", "RunSummary", "RunTotals", "Store", "TaskRow"]
 
 
 # mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
-class Store(StoreReads):  # type: ignore[misc]
+class Store(StoreReads, StoreCosts):  # type: ignore[misc]
     """Typed access to one repair-tui database (see the module docstring for threads)."""
 
     @classmethod

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.cli import add_db_option, count_int, positive_int
+from repair_tui.tui.cli.costs import add_budget_options, money, prices, sample_tasks
 from repair_tui.tui.untrusted import visible
 
 if TYPE_CHECKING:
+    from repair_tui.core.estimate.costs import CostSummary
     from repair_tui.core.estimate.grid import Cell, Grid
     from rich.console import Console, RenderableType
 
@@ -59,6 +61,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--confidence", type=_confidence, default=0.95, metavar="C",
                         help="interval coverage (default 0.95)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
+    add_budget_options(parser)
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object (cells in 'rows')")
     out.add_argument("--csv", action="store_true", help="print the rows as CSV")
@@ -69,6 +72,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.errors import UserError
+    from repair_tui.core.estimate.costs import summarise
     from repair_tui.core.estimate.grid import grid, sampled_axes
     from repair_tui.core.store.store import Store
 
@@ -76,21 +80,23 @@ def run(args: argparse.Namespace) -> int:
         from repair_tui.core.estimate.plots import require_matplotlib
 
         require_matplotlib()
+    table = prices(args)
     with Store.open(getattr(args, "db", None)) as store:
         run_ = store.get_run(args.name)
-        tasks = store.frozen_tasks(run_.id, difficulty=args.difficulty)
+        tasks = sample_tasks(store, run_, args.difficulty, args.budget, table)
+        cost = summarise(store.token_parts(run_.id, args.difficulty), table)
     if not tasks:
         which = f" of difficulty {args.difficulty!r}" if args.difficulty else ""
         raise UserError(f"run {run_.name!r} has no task{which} with an executed program to estimate from")
     nps, nfrs = sampled_axes(tasks)
     result = grid(tasks, _unique(args.np or nps), _unique(args.nfr or nfrs), mode=args.mode, replacement=args.replacement,
-                  bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence)
+                  bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence, unit=args.budget)
     if args.json:
-        print(json.dumps(to_json(result, run_.name, args.difficulty), indent=2))
+        print(json.dumps(to_json(result, run_.name, args.difficulty, cost, table.source), indent=2))
     elif args.csv:
         print(to_csv(result), end="")
     else:
-        _print_tables(result, run_.name, args.difficulty)
+        _print_tables(result, run_.name, args.difficulty, cost, table.source)
     if args.plot is not None:
         from repair_tui.core.estimate.plots import write_figures
 
@@ -108,22 +114,50 @@ def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def to_json(result: Grid, name: str, difficulty: str | None) -> dict[str, Any]:
-    """The --json object: run, settings, ``rows`` (cells then baseline), ``levels``."""
+def to_json(result: Grid, name: str, difficulty: str | None, cost: CostSummary | None = None,
+            prices: str | None = None) -> dict[str, Any]:
+    """The --json object: run, settings, ``rows`` (cells then baseline), ``levels``, and
+    the run's ``cost`` (prompt and completion tokens, dollars or null) with its ``prices``.
+
+    On the dollar axis (``unit`` "dollars") the rows' ``tokens*`` keys are ``dollars*``.
+    """
     body = result.to_dict()
-    body["rows"] = [{k: _clean(v) for k, v in row.items()} for row in body["rows"]]
-    return {"run": name, "difficulty": difficulty, **body}
+    body["rows"] = [{_unit_key(k, result.unit): _clean(v) for k, v in row.items()} for row in body["rows"]]
+    extra = {} if cost is None else {"cost": cost.to_dict(), "prices": prices}
+    return {"run": name, "difficulty": difficulty, **body, **extra}
+
+
+def _unit_key(key: str, unit: str) -> str:
+    return key.replace("tokens", "dollars", 1) if unit == "dollars" and key.startswith("tokens") else key
 
 
 def to_csv(result: Grid) -> str:
     """The --csv text: one row per cell, then one per baseline point (nfr = 0)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    fields = [_unit_key(k, result.unit) for k in CSV_FIELDS]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for cell in result.rows():
         row = cell.to_dict()
-        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_FIELDS})
+        writer.writerow({_unit_key(k, result.unit): "" if row[k] is None else row[k] for k in CSV_FIELDS})
     return buf.getvalue()
+
+
+def amount(value: float, unit: str) -> str:
+    """A cost on the pass@t axis: 1,234 tokens or $0.0123."""
+    return money(value) if unit == "dollars" else f"{value:,.0f}"
+
+
+def cost_line(cost: CostSummary, prices: str) -> str:
+    """'prompt 1,234 + completion 5,678 tokens, $0.01 (prices: ...)', or why no dollars."""
+    prompt = "unknown" if cost.prompt is None else f"{cost.prompt:,}"
+    head = f"tokens: prompt {prompt} + completion {cost.completion:,}"
+    if cost.dollars is not None:
+        return f"{head}; cost {money(cost.dollars)} ({prices})"
+    if cost.unpriced:
+        names = ", ".join(visible(m, keep_newlines=False) for m in cost.unpriced)
+        return f"{head}; no price for {names} ({prices})"
+    return f"{head}; no dollar cost (prompt tokens unknown)"
 
 
 def _pct(value: float | None) -> str:
@@ -137,6 +171,8 @@ def _interval(low: float | None, high: float | None, fmt: str = "pct") -> str:
         return f"{100 * low:.1f}–{100 * high:.1f}"
     if fmt == "ratio":
         return f"{low:.2f}–{high:.2f}"
+    if fmt == "dollars":
+        return f"{money(low)}–{money(high)}"
     return f"{low:,.0f}–{high:,.0f}"
 
 
@@ -171,7 +207,8 @@ def heat_style(ratio: float | None, spread: float) -> str:
     return f"black on rgb({r},{g},{b})"
 
 
-def render(result: Grid, name: str, difficulty: str | None = None) -> list[RenderableType]:
+def render(result: Grid, name: str, difficulty: str | None = None, cost: CostSummary | None = None,
+           prices: str = "") -> list[RenderableType]:
     """The rich renderables the command prints: policies, heat map, baseline, levels."""
     from rich import box
     from rich.table import Table
@@ -181,14 +218,19 @@ def render(result: Grid, name: str, difficulty: str | None = None) -> list[Rende
     subset = f", difficulty {difficulty}" if difficulty else ""
     repl = ", with replacement" if result.replacement else ""
     boot = f"{conf} bootstrap intervals over tasks ({result.bootstrap} resamples)" if result.bootstrap else "no intervals"
-    head = Text(f"pass@t of run {visible(name, keep_newlines=False)}: {result.n_tasks} tasks{subset}, {result.mode}{repl}; {boot}")
+    axis = ", on a dollar axis" if result.unit == "dollars" else ""
+    head = Text(f"pass@t of run {visible(name, keep_newlines=False)}: {result.n_tasks} tasks{subset}, "
+                f"{result.mode}{repl}{axis}; {boot}")
+    if cost is not None:
+        head.append("\n" + cost_line(cost, prices))
+    unit, fmt = result.unit, "dollars" if result.unit == "dollars" else "tokens"
     policies = Table(title="Policies (np programs, nfr repairs per failing program)", title_justify="left",
                      box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("np", "nfr", "pass rate", f"{conf} CI", "tokens", f"tokens {conf} CI", "vs baseline"):
+    for col in ("np", "nfr", "pass rate", f"{conf} CI", unit, f"{unit} {conf} CI", "vs baseline"):
         policies.add_column(col, justify="right")
     for c in result.cells:
         policies.add_row(str(c.np), str(c.nfr), _pct(c.pass_rate), _interval(c.ci_low, c.ci_high),
-                         f"{c.tokens:,.0f}", _interval(c.tokens_ci_low, c.tokens_ci_high, "tokens"), _ratio_text(c))
+                         amount(c.tokens, unit), _interval(c.tokens_ci_low, c.tokens_ci_high, fmt), _ratio_text(c))
     return [head, policies, _heat_table(result), _baseline_table(result), *_levels_table(result)]
 
 
@@ -201,7 +243,7 @@ def _heat_table(result: Grid) -> RenderableType:
     ratios = [c.ratio for c in result.cells if c.ratio is not None]
     spread = max([0.05, *(abs(r - 1.0) for r in ratios)])
     # A title would wrap to the narrow table's width, so the explanation goes above it.
-    note = Text("\nHeat map: pass rate / baseline pass rate at equal tokens "
+    note = Text(f"\nHeat map: pass rate / baseline pass rate at equal {result.unit} "
                 "(O.O.B.: beyond the largest baseline budget)", style="italic")
     heat = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     heat.add_column("np \\ nfr", justify="right")
@@ -234,11 +276,11 @@ def _baseline_table(result: Grid) -> RenderableType:
     table = Table(title=f"Baseline: k programs, no repair{note}", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     conf = f"{result.confidence:.0%}"
-    for col in ("k", "pass rate", f"{conf} CI", "tokens"):
+    for col in ("k", "pass rate", f"{conf} CI", result.unit):
         table.add_column(col, justify="right")
     for k in shown:
         c = result.baseline[k - 1]
-        table.add_row(str(k), _pct(c.pass_rate), _interval(c.ci_low, c.ci_high), f"{c.tokens:,.0f}")
+        table.add_row(str(k), _pct(c.pass_rate), _interval(c.ci_low, c.ci_high), amount(c.tokens, result.unit))
     return table
 
 
@@ -252,11 +294,13 @@ def _levels_table(result: Grid) -> list[RenderableType]:
     fallback = " (batch: bfs has no exact form beyond one level)" if result.levels_mode != result.mode else ""
     table = Table(title=f"Deeper repair levels: what each level adds{fallback}", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("np", "nfr", "level", "pass rate", "+ pass rate", "tokens", "+ tokens"):
+    unit = result.unit
+    for col in ("np", "nfr", "level", "pass rate", "+ pass rate", unit, f"+ {unit}"):
         table.add_column(col, justify="right")
     for r in deeper:
+        added = "+" + money(r.added_tokens) if unit == "dollars" else f"{r.added_tokens:+,.0f}"
         table.add_row(str(r.np), str(r.nfr), str(r.level), _pct(r.pass_rate),
-                      f"{100 * r.added_pass_rate:+.1f} pts", f"{r.tokens:,.0f}", f"{r.added_tokens:+,.0f}")
+                      f"{100 * r.added_pass_rate:+.1f} pts", amount(r.tokens, unit), added)
     return [table]
 
 
@@ -269,7 +313,8 @@ def _console() -> Console:
     return console
 
 
-def _print_tables(result: Grid, name: str, difficulty: str | None) -> None:
+def _print_tables(result: Grid, name: str, difficulty: str | None, cost: CostSummary | None = None,
+                  prices: str = "") -> None:
     console = _console()
-    for item in render(result, name, difficulty):
+    for item in render(result, name, difficulty, cost, prices):
         console.print(item)

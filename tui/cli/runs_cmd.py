@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from repair_tui.tui.cli import add_db_option
+from repair_tui.tui.cli.costs import add_prices_option, money, prices
 from repair_tui.tui.untrusted import visible
 
 
@@ -19,22 +20,28 @@ def register(subparsers: Any) -> None:
     )
     add_db_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list of objects instead")
+    add_prices_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from repair_tui.core.estimate.costs import summarise
     from repair_tui.core.store.store import Store
 
+    table = prices(args)
     with Store.open(getattr(args, "db", None)) as store:
         summaries = store.list_runs()
+        parts = store.token_parts_by_run()
         label = store.label
+    costs = {s.id: summarise(parts.get(s.id, []), table) for s in summaries}
     if args.json:
-        print(json.dumps([s.to_dict() for s in summaries], indent=2, ensure_ascii=False))
+        print(json.dumps([{**s.to_dict(), **costs[s.id].to_dict()} for s in summaries],
+                         indent=2, ensure_ascii=False))
         return 0
     if not summaries:
         print(f"No runs in {label} yet. Start one with `repair-tui run`, or `repair-tui import`.")
         return 0
-    _print_table(summaries, label)
+    _print_table(summaries, label, costs)
     return 0
 
 
@@ -58,28 +65,31 @@ _STATUS_STYLE = {
 _COLUMNS: tuple[tuple[str, int, str], ...] = (
     ("Name", 1, "left"), ("Dataset", 6, "left"), ("Models", 4, "left"),
     ("np/nfr mode", 5, "left"), ("Tasks", 2, "right"), ("Solved", 1, "right"),
-    ("Programs", 8, "right"), ("Repairs", 9, "right"), ("Tokens", 7, "right"),
+    ("Programs", 8, "right"), ("Repairs", 9, "right"), ("Prompt tok", 12, "right"),
+    ("Completion tok", 7, "right"), ("Cost", 8, "right"),
     ("Isolation", 11, "left"), ("Status", 3, "left"), ("Created", 10, "left"),
 )
 
 
-def _cells(s: Any) -> list[str]:
+def _cells(s: Any, cost: Any) -> list[str]:
     share = f" {100 * s.solved / s.tasks:.0f}%" if s.tasks else ""
     from rich.markup import escape
 
+    prompt = "" if cost.prompt is None else f"{cost.prompt:,}"
     return [escape(visible(cell, keep_newlines=False)) for cell in (
         s.name, s.dataset, s.models, f"{s.np}/{s.nfr} {s.mode}",
-        str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", f"{s.tokens:,}",
-        short_isolation(s.isolation), s.status, s.created_utc[:10],
+        str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", prompt,
+        f"{cost.completion:,}", money(cost.dollars), short_isolation(s.isolation), s.status,
+        s.created_utc[:10],
     )]
 
 
-def _print_table(summaries: list[Any], label: str) -> None:
+def _print_table(summaries: list[Any], label: str, costs: dict[int, Any]) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    rows = [_cells(s) for s in summaries]
+    rows = [_cells(s, costs[s.id]) for s in summaries]
     # Each column costs its text plus padding and a separator (3 cells).
     widths = [max(len(name), *(len(r[i]) for r in rows)) + 3 for i, (name, _, _) in enumerate(_COLUMNS)]
     console = Console()
