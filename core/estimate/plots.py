@@ -125,3 +125,64 @@ def write_figures(grid: Grid, out_dir: Path, name: str | None = None) -> list[Pa
             fig.savefig(path, dpi=150, metadata={"Software": "repair-tui"} if fmt == "png" else None)
             written.append(path)
     return written
+
+
+def comparison_figure(runs: list[tuple[str, Grid]]) -> Figure:
+    """Runs overlaid: each run's baseline curve, its policies as markers and, dashed,
+    its best pass rate at each budget (the upper envelope of everything it can do)."""
+    _, figure_cls = require_matplotlib()
+    fig: Figure = figure_cls(figsize=(7.4, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    unit = runs[0][1].unit if runs else "tokens"
+    for i, (name, grid) in enumerate(runs):
+        colour = f"C{i}"
+        base = grid.baseline
+        ax.plot([c.tokens for c in base], [c.pass_rate for c in base], color=colour, lw=1.5,
+                label=f"{name}: baseline")
+        ax.scatter([c.tokens for c in grid.cells], [c.pass_rate for c in grid.cells], color=colour,
+                   marker="os^Dv"[i % 5], s=18, zorder=3, label=f"{name}: (np, nfr) policies")
+        xs, ys = best_envelope(grid)
+        ax.step(xs, ys, where="post", color=colour, lw=1.0, ls="--", alpha=0.8, label=f"{name}: best at budget")
+    ax.set_xlabel(f"expected {unit} per task")
+    ax.set_ylabel("expected pass rate")
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlim(left=0.0)
+    ax.grid(alpha=0.3)
+    mode = runs[0][1].mode if runs else ""
+    ax.set_title(f"{runs[0][1].n_tasks if runs else 0} shared tasks, {mode}", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def best_envelope(grid: Grid) -> tuple[list[float], list[float]]:
+    """The best pass rate reachable at each cost: points where it rises, cheapest first."""
+    points = sorted([(c.tokens, c.pass_rate) for c in (*grid.baseline, *grid.cells)])
+    xs: list[float] = []
+    ys: list[float] = []
+    for x, y in points:
+        if not ys or y > ys[-1]:
+            xs.append(x)
+            ys.append(y)
+    return xs, ys
+
+
+def write_comparison(runs: list[tuple[str, Grid]], out_dir: Path) -> list[Path]:
+    """Write the comparison figure as PNG and SVG into ``out_dir``; returns the paths."""
+    fig = comparison_figure(runs)
+    _make_dir(out_dir)
+    stem = _stem("-vs-".join(name for name, _ in runs))[:120] or "compare"
+    written: list[Path] = []
+    for fmt in FORMATS:
+        path = out_dir / f"compare-{stem}.{fmt}"
+        fig.savefig(path, dpi=150, metadata={"Software": "repair-tui"} if fmt == "png" else None)
+        written.append(path)
+    return written
+
+
+def _make_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--plot {out_dir}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--plot {out_dir}: cannot create the folder ({exc.strerror})") from None

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run_cmd",
     "runs_cmd",
     "estimate_cmd",
+    "compare_cmd",
     "export_cmd",
     "import_cmd",
     "exec_cmd",
