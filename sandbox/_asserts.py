@@ -126,6 +126,25 @@ class CheckCode:
         return info
 
 
+PROMPT_FILENAME = "<prompt>"
+
+
+def prompt_definitions(prompt: str, entry_point: str) -> CodeType:
+    """The task prompt's code minus the entry point's own stub: its imports, helper
+    functions and constants (HumanEval/32's ``poly``, /38's ``encode_cyclic``).
+
+    Run first in the program's namespace (the program's own definitions, run after,
+    win) and in the checker's (where the check finds the trusted helpers it uses).
+    Compiled apart, so the program's line numbers stay its own. SyntaxError if the
+    prompt does not parse.
+    """
+    tree: ast.Module = pyast.parse(prompt, PROMPT_FILENAME)
+    tree.body = [node for node in tree.body
+                 if not (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point)]
+    code: CodeType = pyast.compile_tree(tree, PROMPT_FILENAME)
+    return code
+
+
 def _line(source: str, line: int) -> str:
     lines = source.splitlines()
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""

@@ -5,14 +5,21 @@ another uid, a clean environment) and its fds are 0 = the input, 1/2 = capped pi
 3 = the result pipe. It runs the program, then writes exactly one frame to fd 3 and
 exits. The frame carries a per-test token; the runner discards frames without it, so
 a program printing "passed" or writing junk to fd 3 gets nowhere, and a program that
-exits early sends no frame at all. Expected outputs are never in this process (except,
-unavoidably, inside an assert-style check).
+exits early sends no frame at all. Expected outputs are never in this process.
+
+Assert-style tests split first (``_checker``): the check runs in a child that runs no
+program code and alone holds fd 3; this process closes fd 3 and serves the calls.
+
+Programs are run as the datasets' own harnesses run them: a stdio program with a
+top-level ``return`` runs inside a function, as APPS wraps it (``_stdio_code``); an
+assert-style program completes its task's prompt, as HumanEval defines a program
+(``_compile``). Line numbers in reports are always those of the program as given.
 """
 
 from __future__ import annotations
 
+import ast
 import atexit
-import builtins
 import gc
 import io
 import json
@@ -23,8 +30,10 @@ import types
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import repair_tui.sandbox._checker as _checker
 import repair_tui.sandbox._values as _values
-from repair_tui.sandbox._asserts import TEST_FILENAME, CheckCode, safe_repr
+from repair_tui.sandbox import pyast
+from repair_tui.sandbox._asserts import TEST_FILENAME, prompt_definitions, safe_repr
 
 RESULT_FD = 3
 PROGRAM_FILENAME = "program.py"
@@ -35,13 +44,12 @@ _exit = os._exit
 _encoder = json.JSONEncoder(separators=(",", ":"))
 _len = len
 _type = type
-# The builtins as the server has them; an assert-style check fails if the program
-# replaced any (a rigged ``abs`` or ``isinstance`` could make every assertion pass).
-_BUILTINS = dict(builtins.__dict__)
 
 
 def run(job: dict[str, Any], index: int, token: str) -> NoReturn:
     """Run test ``index`` of ``job`` in this (confined) process, report on fd 3, exit."""
+    if job["style"] == "assert":
+        _run_assert(job, token)
     streams = _install_streams()
     try:
         report = _run_style(job, index, streams)
@@ -94,19 +102,23 @@ def _flush(streams: list[io.TextIOWrapper]) -> None:
             pass
 
 
-def _fresh_module(name: str, source: str) -> dict[str, Any]:
+def _fresh_module(name: str, source: str, offset: int = 0) -> dict[str, Any]:
     module = types.ModuleType(name)
     module.__file__ = PROGRAM_FILENAME
     sys.modules[name] = module
     sys.argv = [PROGRAM_FILENAME]
-    lines = source.splitlines(keepends=True)
+    lines = [""] * offset + source.splitlines(keepends=True)
     linecache.cache[PROGRAM_FILENAME] = (_len(source), None, lines, PROGRAM_FILENAME)
     atexit._clear()  # handlers inherited from the server are not the program's
+    _seed_random()
+    return module.__dict__
+
+
+def _seed_random() -> None:
     if "random" in sys.modules:  # preloaded (fallback mode): its state is the server's
         sys.modules["random"].seed(RANDOM_SEED)
     else:
         sys.meta_path.insert(0, _SeededRandom())
-    return module.__dict__
 
 
 # Tests that draw random inputs (HumanEval/50, /53, ... call `random` unseeded) get the
@@ -136,34 +148,144 @@ class _SeededRandom:
         return None
 
 
-def _compile(source: str) -> types.CodeType | dict[str, Any]:
+class Program:
+    """The program's code, and how its lines map to what the user wrote: the code may
+    start with ``offset`` lines of the task's prompt (a bare function body completes it)."""
+
+    def __init__(self, source: str, code: types.CodeType, offset: int = 0) -> None:
+        self.source = source
+        self.code = code
+        self.offset = offset
+
+
+def _compile(source: str, prompt: str = "", style: str = "") -> Program | dict[str, Any]:
+    """Compile the program; a compile_error report if it does not compile."""
     try:
-        return compile(source, PROGRAM_FILENAME, "exec", dont_inherit=True)
+        code = compile(source, PROGRAM_FILENAME, "exec", dont_inherit=True)
+        return Program(source, code)
     except SyntaxError as exc:
-        return {
-            "kind": "compile_error",
-            "type": _type(exc).__name__,
-            "message": exc.msg,
-            "line": exc.lineno,
-            "text": (exc.text or "").rstrip("\n"),
-        }
+        error: BaseException = exc
     except (ValueError, MemoryError, RecursionError) as exc:  # null bytes, absurd nesting
         return {"kind": "compile_error", "type": _type(exc).__name__, "message": str(exc), "line": None}
+    if style == "stdio" and error.msg == "'return' outside function":  # type: ignore[attr-defined]
+        wrapped = _stdio_code(source)
+        if wrapped is not None:
+            return Program(source, wrapped)
+    if prompt:
+        completed = _completion(source, prompt)
+        if completed is not None:
+            return completed
+    return _compile_error(error, 0)
+
+
+def _compile_error(exc: Any, offset: int) -> dict[str, Any]:
+    line = exc.lineno - offset if exc.lineno is not None and exc.lineno > offset else None
+    return {
+        "kind": "compile_error",
+        "type": _type(exc).__name__,
+        "message": exc.msg,
+        "line": line,
+        "text": (exc.text or "").rstrip("\n"),
+    }
+
+
+def _completion(source: str, prompt: str) -> Program | None:
+    """A bare function body (it starts indented) completes the prompt, as HumanEval's
+    harness runs prompt + completion; None when that does not compile either."""
+    if not prompt.endswith("\n"):
+        prompt += "\n"
+    try:
+        code = compile(prompt + source, PROGRAM_FILENAME, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    return Program(source, code, prompt.count("\n"))
+
+
+def _stdio_code(source: str) -> types.CodeType | None:
+    """A stdio program with a top-level ``return``, run as APPS runs every stdio program:
+    as the body of a function. Its top-level names are declared global, so they stay the
+    module's names (as without the wrapper); its lines keep their numbers."""
+    try:
+        tree = pyast.parse(source, PROGRAM_FILENAME)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    star = [n for n in tree.body if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)]
+    body = [_without_globals(n) for n in tree.body if n not in star] or [ast.Pass()]
+    names = sorted(_bound_names(body))
+    if names:
+        body.insert(0, ast.Global(names=names))
+    func = ast.FunctionDef(name="__program__", args=ast.arguments(
+        posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=body, decorator_list=[], returns=None, type_comment=None)
+    call = ast.Expr(ast.Call(ast.Name("__program__", ast.Load()), [], []))
+    module = ast.Module(body=[*star, func, call], type_ignores=[])
+    for node in (func, call, *(n for n in ast.walk(call))):
+        node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+        node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
+    if names:
+        ast.copy_location(body[0], func)
+    ast.fix_missing_locations(module)
+    try:
+        code: types.CodeType = pyast.compile_tree(module, PROGRAM_FILENAME)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    return code
+
+
+def _without_globals(node: ast.stmt) -> ast.stmt:
+    """The statement with module-level ``global`` statements made ``pass`` (a no-op at
+    module level, an error inside the wrapper after the names' first use)."""
+    if isinstance(node, ast.Global):
+        return ast.copy_location(ast.Pass(), node)
+    for child in _same_scope(node):
+        for field, value in ast.iter_fields(child):
+            if isinstance(value, list):
+                setattr(child, field, [ast.copy_location(ast.Pass(), v) if isinstance(v, ast.Global) else v
+                                       for v in value])
+    return node
+
+
+def _same_scope(node: ast.AST) -> list[ast.AST]:
+    """``node`` and its descendants in the same scope (not inside defs, classes, lambdas)."""
+    out, todo = [], [node]
+    while todo:
+        item = todo.pop()
+        out.append(item)
+        for child in ast.iter_child_nodes(item):
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                todo.append(child)
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out.append(child)  # its name is bound here; its decorators run here
+                todo.extend(getattr(child, "decorator_list", []))
+    return out
+
+
+def _bound_names(body: list[ast.stmt]) -> set[str]:
+    """The names a module body binds at its top level."""
+    names: set[str] = set()
+    for stmt in body:
+        for node in _same_scope(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                names.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+                names.add(node.name)
+            elif isinstance(node, ast.MatchMapping) and node.rest:
+                names.add(node.rest)
+    return names
 
 
 def _run_style(job: dict[str, Any], index: int, streams: list[io.TextIOWrapper]) -> dict[str, Any]:
-    source = str(job["program"])
-    code = _compile(source)
-    if isinstance(code, dict):
-        return code
-    style = job["style"]
+    program = _compile(str(job["program"]), "", job["style"])
+    if isinstance(program, dict):
+        return program
     preamble = str(job.get("preamble") or "")
-    if style == "stdio":
-        return _run_stdio(code, source, streams, preamble)
-    if style == "call":
-        return _run_call(code, source, str(job["fn_name"]), list(job["inputs"][index]), preamble)
-    check_code = job.get("_check_code") or CheckCode(str(job["test"]))
-    return _run_assert(code, source, check_code, str(job["entry_point"]), preamble)
+    if job["style"] == "stdio":
+        return _run_stdio(program, streams, preamble)
+    return _run_call(program, str(job["fn_name"]), list(job["inputs"][index]), preamble)
 
 
 def _run_preamble(preamble: str, ns: dict[str, Any]) -> None:
@@ -173,12 +295,11 @@ def _run_preamble(preamble: str, ns: dict[str, Any]) -> None:
         exec(compile(preamble, "<preamble>", "exec", dont_inherit=True), ns)
 
 
-def _run_stdio(code: types.CodeType, source: str, streams: list[io.TextIOWrapper],
-               preamble: str = "") -> dict[str, Any]:
-    ns = _fresh_module("__main__", source)
+def _run_stdio(program: Program, streams: list[io.TextIOWrapper], preamble: str = "") -> dict[str, Any]:
+    ns = _fresh_module("__main__", program.source)
     try:
         _run_preamble(preamble, ns)
-        exec(code, ns)
+        exec(program.code, ns)
         threading = sys.modules.get("threading")
         if threading is not None:  # wait for non-daemon threads, as Python does at exit
             threading._shutdown()
@@ -190,7 +311,7 @@ def _run_stdio(code: types.CodeType, source: str, streams: list[io.TextIOWrapper
                 print(status, file=sys.stderr)
             return {"kind": "exit", "code": status if isinstance(status, int) else 1}
     except BaseException as exc:
-        return exception_report(exc, "run", source)
+        return exception_report(exc, "run", program)
     finally:
         _flush(streams)
         ns.clear()
@@ -208,66 +329,95 @@ def _resolve(ns: dict[str, Any], name: str) -> Callable[..., Any] | None:
     return func if callable(func) else None
 
 
-def _load(code: types.CodeType, source: str, preamble: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _load(program: Program, preamble: str | types.CodeType | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Import the program as module ``solution`` (its preamble first): its namespace,
     and the failure report if loading raised."""
-    ns = _fresh_module("solution", source)
+    ns = _fresh_module("solution", program.source, program.offset)
     try:
-        _run_preamble(preamble, ns)
-        exec(code, ns)
+        if isinstance(preamble, types.CodeType):
+            exec(preamble, ns)
+        elif preamble:
+            _run_preamble(preamble, ns)
+        exec(program.code, ns)
     except BaseException as exc:
-        return ns, exception_report(exc, "load", source)
+        return ns, exception_report(exc, "load", program)
     return ns, None
 
 
-def _run_call(code: types.CodeType, source: str, fn_name: str, args: list[Any],
-              preamble: str = "") -> dict[str, Any]:
-    ns, failure = _load(code, source, preamble)
+def _run_call(program: Program, fn_name: str, args: list[Any], preamble: str = "") -> dict[str, Any]:
+    ns, failure = _load(program, preamble)
     if failure is not None:
         return failure
     try:
         func = _resolve(ns, fn_name)
     except BaseException as exc:  # Solution() itself raised
-        return exception_report(exc, "load", source)
+        return exception_report(exc, "load", program)
     if func is None:
         return {"kind": "missing_function", "name": fn_name}
     try:
         value = func(*args)
     except BaseException as exc:
-        return exception_report(exc, "call", source)
+        return exception_report(exc, "call", program)
     return {"kind": "returned", "value": _values.encode(value)}
 
 
-def _run_assert(code: types.CodeType, source: str, check_code: CheckCode,
-                entry_point: str, preamble: str = "") -> dict[str, Any]:
-    ns, failure = _load(code, source, preamble)
-    if failure is not None:
-        return failure
+def _run_assert(job: dict[str, Any], token: str) -> NoReturn:
+    """Split into the checker (the child) and the program's process (this one), before
+    any program code runs; this process then loads the program and serves calls."""
+    prompt = str(job.get("prompt") or "")
+    prompt_code: types.CodeType | None = job.get("_prompt_code")
+    call_r, call_w = os.pipe()
+    reply_r, reply_w = os.pipe()
     try:
-        exec(check_code.code, ns)
-        check = ns.get("check")
-        candidate = ns.get(entry_point)
-        if candidate is None:
-            return {"kind": "missing_function", "name": entry_point}
-        if not callable(check):
-            return {"kind": "harness_error", "message": "the test code defines no check(candidate)"}
-        check(candidate)
-    except AssertionError as exc:
-        info = check_code.explain(exc)
-        if info is not None:
-            return {"kind": "assert_failed", **info}
-        return exception_report(exc, "check", source)
-    except BaseException as exc:
-        return exception_report(exc, "check", source)
-    current = builtins.__dict__
-    changed = sorted(k for k, v in _BUILTINS.items() if current.get(k, None) is not v)
-    if changed:
-        return {"kind": "tampered", "names": changed[:10]}
-    return {"kind": "checked"}
+        if prompt and prompt_code is None:
+            prompt_code = prompt_definitions(prompt, str(job["entry_point"]))
+        pid = os.fork()
+    except BaseException as exc:  # no program code has run: this report is ours
+        _report({"kind": "harness_error", "message": f"{_type(exc).__name__}: {exc}"}, token)
+    if pid == 0:
+        os.close(call_r)
+        os.close(reply_w)
+        _seed_random()
+        _checker.check_main(job, token, _checker.Link(call_w, reply_r), prompt_code)
+    os.close(call_w)
+    os.close(reply_r)
+    os.close(RESULT_FD)
+    token = ""
+    streams = _install_streams()
+    link = _checker.Link(reply_w, call_r)
+    program = _compile(str(job["program"]), prompt)
+    if isinstance(program, dict):
+        link.send({"failed": program})
+        link.wait_closed()  # exiting now would end the checker (our child) before it reports
+        _exit(0)
+    # A bare body completing the prompt already has the prompt's code in it.
+    ns, failure = _load(program, None if program.offset else prompt_code)
+    entry_point = str(job["entry_point"])
+    func = ns.get(entry_point)
+    if failure is None and not callable(func):
+        failure = {"kind": "missing_function", "name": entry_point}
+    if failure is not None:
+        link.send({"failed": failure})
+        link.wait_closed()
+    else:
+        link.send({"ready": 1})
+        _checker.serve(func, link, lambda exc: exception_report(exc, "call", program))
+    _flush(streams)
+    _exit(0)
 
 
-def exception_report(exc: BaseException, phase: str, source: str) -> dict[str, Any]:
-    """Type, message, and the last line of the program (and of the tests) it passed through."""
+def _report(report: dict[str, Any], token: str) -> NoReturn:
+    report["token"] = token
+    body = _encoder.encode(report).encode()
+    frame = _len(body).to_bytes(4, "big") + body
+    while frame:
+        frame = frame[_write(RESULT_FD, frame) :]
+    _exit(0)
+
+
+def exception_report(exc: BaseException, phase: str, program: Program) -> dict[str, Any]:
+    """Type, message, and the last line of the program (and of the tests) it passed through;
+    lines are the program's own (a line of the prompt it completes is no line of it)."""
     program_line: int | None = None
     test_line: int | None = None
     tb = exc.__traceback__
@@ -280,6 +430,9 @@ def exception_report(exc: BaseException, phase: str, source: str) -> dict[str, A
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and exc.filename == PROGRAM_FILENAME:
         program_line = exc.lineno
+    if program_line is not None:
+        program_line = program_line - program.offset if program_line > program.offset else None
+    source = program.source
     try:
         message = str(exc)[:2000]
     except BaseException:

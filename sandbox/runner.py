@@ -320,6 +320,8 @@ def _job(pending: _Pending) -> dict[str, Any]:
                            "stop_on_error": pending.limits.stop_at_first_failure}
     if spec["style"] == "assert":
         job.update(inputs=[None], test=spec["test"], entry_point=spec["entry_point"])
+        if "prompt" in spec:
+            job["prompt"] = spec["prompt"]
     else:
         job["inputs"] = [case["input"] for case in spec["cases"]]
         if spec["style"] == "call":

@@ -4,7 +4,8 @@ Three styles (docs/sandbox.md has the full description)::
 
     {"style": "stdio", "cases": [{"input": "1 2\\n", "output": "3\\n"}, ...]}
     {"style": "call", "fn_name": "add", "cases": [{"input": [1, 2], "output": 3}, ...]}
-    {"style": "assert", "entry_point": "add", "test": "def check(candidate): ..."}
+    {"style": "assert", "entry_point": "add", "test": "def check(candidate): ...",
+     "prompt": "def add(a, b):\n    \"\"\"...\"\"\"\n"}
 
 Unknown keys are ignored, so datasets may carry extra fields.
 """
@@ -53,7 +54,28 @@ def _assert_spec(obj: dict[str, Any]) -> dict[str, Any]:
     problem = _check_problem(test)
     if problem:
         raise TestSpecError(problem)
-    return {"style": "assert", "entry_point": entry_point, "test": test}
+    spec = {"style": "assert", "entry_point": entry_point, "test": test}
+    prompt = obj.get("prompt")
+    if prompt is not None:
+        if not isinstance(prompt, str):
+            raise TestSpecError(f"prompt must be a string of Python code (got {_kind(prompt)})")
+        problem = _prompt_problem(prompt)
+        if problem:
+            raise TestSpecError(problem)
+        if prompt.strip():
+            spec["prompt"] = prompt
+    return spec
+
+
+@functools.lru_cache(maxsize=1024)
+def _prompt_problem(prompt: str) -> str | None:
+    try:
+        pyast.parse(prompt)
+    except SyntaxError as exc:
+        return f"prompt does not parse: line {exc.lineno}: {exc.msg}"
+    except (ValueError, MemoryError, RecursionError) as exc:
+        return f"prompt does not parse: {exc}"
+    return None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -119,21 +119,28 @@ def _other_failure(raw: dict[str, Any], report: dict[str, Any], style: str, stde
         fn = report.get("name")
         return Status.RUNTIME_ERROR, "NameError", (
             f"does not define a function `{fn}` (nor a method `{fn}` of class Solution)")
-    if kind == "tampered":
-        return Status.RUNTIME_ERROR, None, f"replaced builtins ({', '.join(report.get('names', []))})"
+    if kind == "unplain":
+        at = f" (called at line {report['test_line']} of the tests)" if report.get("test_line") else ""
+        what = f"a value of type `{report.get('type')}`"
+        if report.get("reason"):
+            what += f" ({report['reason']})"
+        return Status.RUNTIME_ERROR, "TypeError", (
+            f"returned {what}{at}; the tests accept only plain data: {_values.PLAIN_NAMES}")
+    if kind == "interfered":
+        return Status.RUNTIME_ERROR, None, f"interfered with the sandbox ({report.get('message')})"
     if kind == "harness_error":
         return Status.RUNTIME_ERROR, None, f"could not be run: {report.get('message')}"
     if kind is None:
         code = raw.get("exit_code")
+        problem = raw.get("report_problem")
+        if problem and problem != "no result":  # it wrote to the harness's result channel
+            return Status.RUNTIME_ERROR, None, f"interfered with the sandbox ({problem})"
         if style == "stdio" and code == 0:
             return None  # os._exit(0) after printing is a normal end for a stdio program
         if any(h in stderr for h in _MEMORY_HINTS):
             return Status.MEMORY_LIMIT, None, "ran out of memory"
         if code:
             return Status.RUNTIME_ERROR, None, f"exited with status {code}"
-        problem = raw.get("report_problem")
-        if problem and problem != "no result":
-            return Status.RUNTIME_ERROR, None, f"interfered with the sandbox ({problem})"
         until = "the function returned" if style == "call" else "the tests finished"
         return Status.RUNTIME_ERROR, None, f"exited (status 0) before {until}"
     return None
@@ -149,13 +156,22 @@ def _compare(spec: dict[str, Any], index: int, report: dict[str, Any], stdout: s
         ok = compare.stdio_equal(stdout, expected)
         got_text, expected_text = stdout, expected
     else:
-        got = _values.decode(report.get("value"))
+        got = _returned(report)
         ok = compare.values_equal(got, expected)
         got_text, expected_text = repr(got), repr(_expected_display(expected, got))
     if ok:
         return TestResult(status=Status.PASSED, **base)
     return TestResult(status=Status.WRONG_ANSWER, expected=render.truncate(expected_text),
                       got=render.truncate(got_text), **base)
+
+
+def _returned(report: dict[str, Any]) -> Any:
+    """The value a call-style program returned; an opaque stand-in (equal to nothing)
+    when what its process sent is not a well-formed value (its process may be rewritten)."""
+    try:
+        return _values.decode(report.get("value"))
+    except _values.DecodeError as exc:
+        return _values.Opaque(f"<unreadable value: {exc}>", "unreadable")
 
 
 def build_verdict(spec: dict[str, Any], raws: dict[int, dict[str, Any]],

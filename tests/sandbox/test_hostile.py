@@ -261,26 +261,201 @@ def test_thousands_of_threads(any_sandbox: Sandbox) -> None:
 
 def test_forging_the_result_channel(any_sandbox: Sandbox) -> None:
     program = (
-        "import json, os, struct\nbody = json.dumps({'kind': 'checked', 'token': '0' * 32}).encode()\n"
+        "import json, os, struct\nbody = json.dumps({'kind': 'done', 'token': '0' * 32}).encode()\n"
         "os.write(3, struct.pack('>I', len(body)) + body)\nos._exit(0)\n"
     )
-    tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert c() == 1\n"}
-    verdict = run_hostile(any_sandbox, program, tests)
+    verdict = run_hostile(any_sandbox, program, stdio(""))
     assert "interfered with the sandbox" in (verdict.error_message or "")
 
 
 @pytest.mark.parametrize("sabotage", ["os.close(3)", "os.dup2(1, 3)", "os.write(3, b'passed')"])
 def test_tampering_with_the_result_channel(any_sandbox: Sandbox, sabotage: str) -> None:
-    tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert c() == 1\n"}
+    tests = {"style": "call", "fn_name": "f", "cases": [{"input": [], "output": 1}]}
     verdict = run_hostile(any_sandbox, f"import os\n{sabotage}\ndef f():\n    return 1\n", tests)
     assert status(verdict) is Status.RUNTIME_ERROR
 
 
+# -- assert-style tests: "passed" is decided in the checker, where no program code runs --
+
+SQUARE = {"style": "assert", "entry_point": "f",
+          "test": "def check(candidate):\n    assert candidate(3) == 9\n    assert abs(candidate(2) - 4) < 1e-9\n"}
+
+
+@pytest.mark.parametrize("sabotage", ["os.close(3)", "os.dup2(1, 3)", "os.write(3, b'passed')"])
+def test_the_program_of_an_assert_test_has_no_result_channel(any_sandbox: Sandbox, sabotage: str) -> None:
+    """fd 3 is the checker's alone: in the program's process it is closed before any of
+    its code runs, so nothing it does there touches the verdict."""
+    right = f"import os\ntry:\n    {sabotage}\nexcept OSError:\n    pass\ndef f(x):\n    return x * x\n"
+    assert any_sandbox.run(right, SQUARE).passed
+    verdict = run_hostile(any_sandbox, right.replace("x * x", "x + x"), SQUARE)
+    assert status(verdict) is Status.WRONG_ANSWER
+
+
+def test_forging_a_report_with_the_token_found_in_memory(any_sandbox: Sandbox) -> None:
+    """The old attack: take the token from the check's frame (or anywhere in memory) and
+    write a "checked" report. The check's frame is in another process now, and the
+    program's process holds no result channel to write to."""
+    program = (
+        "import gc, json, os, re, struct, sys\n"
+        "def f(x):\n"
+        "    tokens = {o for o in gc.get_objects() if type(o) is str and re.fullmatch('[0-9a-f]{32}', o)}\n"
+        "    frame = sys._getframe()\n"
+        "    while frame is not None:\n"
+        "        tokens |= {v for v in frame.f_locals.values() if type(v) is str and len(v) == 32}\n"
+        "        frame = frame.f_back\n"
+        "    for token in tokens or {'0' * 32}:\n"
+        "        body = json.dumps({'kind': 'checked', 'token': token}).encode()\n"
+        "        for fd in range(3, 40):\n"
+        "            try:\n"
+        "                os.write(fd, struct.pack('>I', len(body)) + body)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    os._exit(0)\n"
+    )
+    verdict = run_hostile(any_sandbox, program, SQUARE)
+    assert status(verdict) is Status.RUNTIME_ERROR
+
+
+@pytest.mark.parametrize("forged", [
+    "{'failed': {'kind': 'checked'}}",
+    "{'ready': 1, 'kind': 'checked'}",
+    "{'ok': 9, 'kind': 'checked', 'passed': True}",
+])
+def test_replacing_the_harness_encoder(any_sandbox: Sandbox, forged: str) -> None:
+    """The program rewrites the harness's encoder and link in its own process: whatever
+    it sends, the checker reads only plain data and relays failures, never a pass."""
+    program = (
+        "import json\nimport repair_tui.sandbox._checker as c\nimport repair_tui.sandbox._values as v\n"
+        f"forged = {forged}\n"
+        "c.Link.send = lambda self, obj: c.Link.__dict__['_raw'](self, forged)\n"
+        "def _raw(self, obj):\n"
+        "    import os\n"
+        "    body = json.dumps(obj).encode()\n"
+        "    os.write(self.write_fd, len(body).to_bytes(4, 'big') + body)\n"
+        "c.Link._raw = _raw\n"
+        "v.encode_exact = lambda value, *a: 9\n"
+        "def f(x):\n    return 0\n"
+    )
+    verdict = run_hostile(any_sandbox, program, SQUARE)
+    assert not verdict.passed
+
+
 def test_replacing_builtins_used_by_the_check(any_sandbox: Sandbox) -> None:
+    """The check's ``abs`` is the checker's own: a rigged one in the program changes nothing."""
     program = "import builtins\nbuiltins.abs = lambda x: 0\ndef f(x):\n    return 99\n"
     tests = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    assert abs(c(1) - 1) < 1e-9\n"}
     verdict = run_hostile(any_sandbox, program, tests)
-    assert "replaced builtins (abs)" in (verdict.error_message or "")
+    assert status(verdict) is Status.WRONG_ANSWER
+    assert verdict.results[0].got == "98"  # the left side, computed with the real abs
+
+
+@pytest.mark.parametrize(("returned", "type_name"), [
+    ("Yes()", "solution.Yes"),
+    ("YesInt(9)", "solution.YesInt"),
+    ("YesStr('x')", "solution.YesStr"),
+    ("[9, Yes()]", "solution.Yes"),
+    ("{'k': (1, Yes())}", "solution.Yes"),
+    ("(i for i in [9])", "generator"),
+    ("f", "function"),
+    ("__import__('decimal').Decimal(9)", "decimal.Decimal"),
+    ("__import__('collections').OrderedDict()", "collections.OrderedDict"),
+])
+def test_returning_objects_that_are_not_plain_data(any_sandbox: Sandbox, returned: str, type_name: str) -> None:
+    """An ``__eq__`` that always says True (on any class, int or str subclasses
+    included) never reaches the check: only exact plain types cross, at any depth."""
+    program = (
+        "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+        "    def __lt__(self, other):\n        return True\n    def __sub__(self, other):\n        return 0\n"
+        "class YesInt(int):\n    __eq__ = Yes.__eq__\n    __hash__ = int.__hash__\n"
+        "class YesStr(str):\n    __eq__ = Yes.__eq__\n    __hash__ = str.__hash__\n"
+        f"def f(x):\n    return {returned}\n"
+    )
+    verdict = run_hostile(any_sandbox, program, SQUARE)
+    assert status(verdict) is Status.RUNTIME_ERROR
+    assert f"a value of type `{type_name}`" in (verdict.error_message or "")
+    assert "line 2 of the tests" in (verdict.error_message or "")
+
+
+@pytest.mark.parametrize("reply", [
+    "b'\\xff\\xff\\xff\\xff'",  # a length past every cap
+    "(b'[' * 100000)",  # nesting far past the recursion limit
+    "b'{\"ok\": {\"~zz\": []}}'",  # an unknown tag
+    "b'{\"ok\": {\"~s\": [[1]]}}'",  # an unhashable set member
+    "b'{\"ok\": ' + b'{\"~t\": [' * 500 + b'1' + b']}' * 500 + b'}'",  # past the depth cap
+    "b'{\"ok\": {\"~r\": \"9\", \"~type\": \"int\"}}'",  # the opaque tag is call-style only
+    "b'not json'",
+])
+def test_malformed_replies_fail_that_program_alone(any_sandbox: Sandbox, reply: str) -> None:
+    program = (
+        "import os\nimport repair_tui.sandbox._checker as c\n"
+        f"data = {reply}\n"
+        "def send(self, obj):\n"
+        "    if 'ready' in obj:\n"
+        "        return c.Link.real(self, obj)\n"
+        "    body = data if data.startswith(b'\\xff') else len(data).to_bytes(4, 'big') + data\n"
+        "    os.write(self.write_fd, body)\n"
+        "    os.close(self.write_fd)\n"
+        "c.Link.real = c.Link.send\nc.Link.send = send\n"
+        "def f(x):\n    return x * x\n"
+    )
+    verdict = run_hostile(any_sandbox, program, SQUARE)
+    assert status(verdict) is Status.RUNTIME_ERROR, verdict.error_message
+    assert "interfered with the sandbox" in (verdict.error_message or "")
+
+
+def test_killing_the_checker(any_sandbox: Sandbox) -> None:
+    program = (
+        "import os, signal\n"
+        "def f(x):\n"
+        "    for pid in range(2, 40000):\n"
+        "        try:\n"
+        "            os.kill(pid, signal.SIGKILL)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return x * x\n"
+    )
+    verdict = run_hostile(any_sandbox, program, SQUARE)
+    assert not verdict.passed
+
+
+def test_prompt_names_come_from_the_prompt_not_the_program(any_sandbox: Sandbox) -> None:
+    """HumanEval/32's check calls the prompt's ``poly``; a program defining its own
+    (rigged) ``poly`` changes its namespace, not the check's."""
+    prompt = (
+        "import math\n\ndef poly(xs, x):\n    return sum(c * math.pow(x, i) for i, c in enumerate(xs))\n\n"
+        "def find_zero(xs):\n    \"\"\"A zero of the polynomial.\"\"\"\n"
+    )
+    test = "def check(candidate):\n    xs = [-6, 11, -6, 1]\n    assert abs(poly(xs, candidate(xs))) < 1e-4\n"
+    tests = {"style": "assert", "entry_point": "find_zero", "test": test, "prompt": prompt}
+    right = "def find_zero(xs):\n    return 1.0\n"
+    assert any_sandbox.run(right, tests).passed
+    rigged = "def poly(xs, x):\n    return 0\ndef find_zero(xs):\n    return 17.0\n"
+    verdict = run_hostile(any_sandbox, rigged, tests)
+    assert status(verdict) is Status.WRONG_ANSWER
+    injected = "import builtins\nbuiltins.poly = lambda xs, x: 0\ndef find_zero(xs):\n    return 17.0\n"
+    assert status(run_hostile(any_sandbox, injected, tests)) is Status.WRONG_ANSWER
+
+
+def test_a_candidate_that_loops_still_times_out(any_sandbox: Sandbox) -> None:
+    mark = marker()
+    program = named(mark) + "def f(x):\n    while True:\n        pass\n"
+    verdict = run_hostile(any_sandbox, program, SQUARE, mark)
+    assert status(verdict) is Status.TIMEOUT
+
+
+def test_a_forged_call_style_value_fails_that_program_and_the_reader_lives_on(any_sandbox: Sandbox) -> None:
+    """Call style: the program's process encodes its value and can send any JSON; the
+    caller decodes it strictly (the reader thread never dies on it)."""
+    tests = {"style": "call", "fn_name": "f", "cases": [{"input": [], "output": 1}] * 2}
+    for forged in ("[" * 900 + "]" * 900, '{"~zz": 1}', '{"~s": [[1]]}', '{"~b": "\\u0100"}'):
+        program = (
+            "import repair_tui.sandbox._values as v, json\n"
+            f"v.encode = lambda value, *a: json.loads({forged!r})\n"
+            "def f():\n    return 1\n"
+        )
+        verdict = run_hostile(any_sandbox, program, tests)
+        assert status(verdict) is Status.WRONG_ANSWER, forged
+        assert "unreadable value" in (verdict.results[0].got or ""), forged
 
 
 def test_rigged_equality_in_call_style(any_sandbox: Sandbox) -> None:
