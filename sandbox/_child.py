@@ -238,6 +238,8 @@ def _without_globals(node: ast.stmt) -> ast.stmt:
     if isinstance(node, ast.Global):
         return ast.copy_location(ast.Pass(), node)
     for child in _same_scope(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue  # a def's own global statements are its own
         for field, value in ast.iter_fields(child):
             if isinstance(value, list):
                 setattr(child, field, [ast.copy_location(ast.Pass(), v) if isinstance(v, ast.Global) else v
@@ -247,16 +249,17 @@ def _without_globals(node: ast.stmt) -> ast.stmt:
 
 def _same_scope(node: ast.AST) -> list[ast.AST]:
     """``node`` and its descendants in the same scope (not inside defs, classes, lambdas)."""
-    out, todo = [], [node]
+    out: list[ast.AST] = []
+    todo = [node]
     while todo:
         item = todo.pop()
         out.append(item)
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            todo.extend(item.decorator_list)  # its name is bound here; its decorators run here
+            continue
         for child in ast.iter_child_nodes(item):
-            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            if not isinstance(child, ast.Lambda):
                 todo.append(child)
-            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                out.append(child)  # its name is bound here; its decorators run here
-                todo.extend(getattr(child, "decorator_list", []))
     return out
 
 

@@ -274,3 +274,34 @@ def test_each_test_gets_a_fresh_process(sandbox: Sandbox, style: str) -> None:
         test = "def check(c):\n    assert c() == 1\n"
         verdict = sandbox.run("def f():\n    return 1\n", {"style": "assert", "entry_point": "f", "test": test})
     assert verdict.passed, verdict.error_message
+
+
+# -- stdio programs run as APPS runs them: inside a function, so a top-level return is valid
+
+
+def test_a_top_level_return_ends_a_stdio_program_as_in_apps(sandbox: Sandbox) -> None:
+    program = "n = int(input())\nif n < 0:\n    print('negative')\n    return\nprint(n * 2)\n"
+    verdict = sandbox.run(program, stdio(("5\n", "10"), ("-1\n", "negative")))
+    assert verdict.passed, verdict.error_message
+
+
+def test_a_wrapped_program_keeps_its_module_names_and_star_imports(sandbox: Sandbox) -> None:
+    program = (
+        "from math import *\ncount = 0\ndef bump():\n    global count\n    count += 1\n"
+        "for _ in range(3):\n    bump()\nprint(count, floor(2.5))\nif count:\n    return\nprint('not reached')\n"
+    )
+    assert sandbox.run(program, stdio(("", "3 2"))).passed
+
+
+def test_a_wrapped_program_reports_its_own_line_numbers(sandbox: Sandbox) -> None:
+    verdict = sandbox.run("print(1)\nx = 1 / 0\nreturn\n", stdio(("", "1")))
+    assert verdict.results[0].error_type == "ZeroDivisionError" and verdict.results[0].line == 2
+    assert "at line 2 of the program:\n    x = 1 / 0" in (verdict.error_message or "")
+    verdict = sandbox.run("a = 1\nreturn\nb = [1, 2\n", stdio(("", "")))
+    assert verdict.results[0].status is Status.COMPILE_ERROR and verdict.results[0].line == 3
+
+
+def test_a_top_level_return_is_still_an_error_in_call_style(sandbox: Sandbox) -> None:
+    tests = {"style": "call", "fn_name": "f", "cases": [{"input": [], "output": 1}]}
+    verdict = sandbox.run("def f():\n    return 1\nreturn\n", tests)
+    assert verdict.results[0].status is Status.COMPILE_ERROR
