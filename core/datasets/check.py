@@ -4,20 +4,26 @@ reference as passing?"""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from repair_tui.core.datasets.task import ReferenceCheck, Task
 
 if TYPE_CHECKING:
-    from repair_tui.sandbox import Sandbox
     from repair_tui.sandbox.result import Limits, Verdict
 
-__all__ = ["check_references"]
+__all__ = ["ProgramRunner", "check_references"]
+
+
+class ProgramRunner(Protocol):
+    """What runs the references: a Sandbox, or an executor of the engine."""
+
+    def run_many(self, items: Sequence[tuple[str, dict[str, Any]]],
+                 limits: Limits | None = None) -> list[Verdict]: ...
 
 
 def check_references(
     tasks: Sequence[Task],
-    sandbox: Sandbox,
+    sandbox: ProgramRunner,
     *,
     limits: Limits | None = None,
     on_checked: Callable[[ReferenceCheck], None] | None = None,

@@ -4,7 +4,8 @@
 through the Engine's steps: its first programs, then for each failing program the
 feedback-repair pairs, level by level up to the configured depth. All calls share one
 priority pool (earlier tasks first, so tasks finish in order); executions go to the
-sandbox as soon as a call returns, so neither waits on the other.
+executor (the local sandbox, or a Ray cluster: core/engine/executors) as soon as a
+call returns, so neither waits on the other.
 
 Resuming is running again: every stored call is found by its key and not made again,
 unexecuted programs are executed, and failed calls are retried. An interruption
@@ -17,10 +18,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 
 from repair_tui.core.datasets.load import load_dataset
 from repair_tui.core.datasets.task import Task
 from repair_tui.core.engine.events import EventSink, RunFinished, RunStarted, TaskFinished, ignore
+from repair_tui.core.engine.executors import (
+    EXECUTORS,
+    Executor,
+    LocalExecutor,
+    make_executor,
+    slots_for,
+)
 from repair_tui.core.engine.steps import Engine
 from repair_tui.core.errors import UserError
 from repair_tui.core.llm.client import ChatModel
@@ -40,6 +49,10 @@ def check_config(config: RunConfig) -> None:
         raise UserError(f"--nfr must be 0 or more, not {config.nfr}")
     if not 0 <= config.temperature <= 2:
         raise UserError(f"--temperature must be between 0 and 2, not {config.temperature}")
+    if config.executor not in EXECUTORS:
+        raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, not {config.executor!r}")
+    if config.ray_address and config.executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
 
 
 def load_tasks(config: RunConfig) -> list[Task]:
@@ -52,19 +65,22 @@ def load_tasks(config: RunConfig) -> list[Task]:
 
 def prepare_run(
     store: Store, name: str, config: RunConfig | None, *, isolation: str,
-    models: dict[str, ChatModel] | None = None,
+    models: dict[str, ChatModel] | None = None, executor: Executor | None = None,
 ) -> tuple[Run, bool]:
     """The run to work on and whether it is resumed.
 
     With ``config`` None the stored run ``name`` is resumed with its own configuration.
     A new run is marked simulated when all its models are (``models``: injected ones).
     A stored run with another configuration is an error naming the differing keys.
+    The ``executor`` (its name and address) is written into the run's configuration.
     """
     existing = store.find_run(name)
     if existing is None:
         if config is None:
             raise UserError(f"no run named {name!r} in {store.label} to resume")
         check_config(config)
+        if executor is not None:
+            config = replace(config, executor=executor.name, ray_address=executor.address)
         tasks = load_tasks(config)
         if not tasks:
             raise UserError(f"dataset {config.dataset!r} gave no tasks with these filters")
@@ -82,7 +98,11 @@ def prepare_run(
                 f"run {name!r} already exists with another configuration "
                 f"(differs in: {', '.join(differing)}); choose another --name or resume it"
             )
-        # Runtime knobs (concurrency, latency, endpoint) may change between sessions.
+    # Runtime knobs (concurrency, latency, endpoint, executor) may change between sessions.
+    config = config or existing.config
+    if executor is not None:
+        config = replace(config, executor=executor.name, ray_address=executor.address)
+    if config != existing.config:
         existing = store.update_run(existing.id, config=config)
     return store.set_run_status(existing.id, "running"), True
 
@@ -96,42 +116,57 @@ async def run_repair(
     sandbox: Sandbox | None = None,
     api_key: str | None = None,
     models: dict[str, ChatModel] | None = None,
+    executor: Executor | None = None,
 ) -> Run:
     """Run (or resume) the run ``name`` to the end and return it as stored.
 
-    ``config`` None resumes the stored run. Raises UserError for bad options or an
-    endpoint that cannot be used (the run is then ``failed``); on cancellation the run
-    is ``interrupted`` and CancelledError propagates.
+    ``config`` None resumes the stored run. Programs run through ``executor``, else a
+    local one around ``sandbox``, else the executor the configuration names (made here
+    and closed at the end). Raises UserError for bad options or an endpoint that cannot
+    be used (the run is then ``failed``); on cancellation the run is ``interrupted``
+    and CancelledError propagates.
     """
-    own_sandbox = sandbox is None
-    if sandbox is None:
-        try:
-            sandbox = Sandbox(workers=run_workers())
-        except SandboxError as exc:
-            raise UserError(f"the sandbox could not start: {exc}") from None
+    own = executor is None
+    if executor is None:
+        executor = await _executor_for(store, name, config, sandbox)
     try:
-        return await _run(store, name, config, sink, sandbox, api_key, models)
+        return await _run(store, name, config, sink, executor, api_key, models)
     finally:
-        if own_sandbox:
-            sandbox.close()
+        if own:
+            await asyncio.to_thread(executor.close)
+
+
+async def _executor_for(store: Store, name: str, config: RunConfig | None,
+                        sandbox: Sandbox | None) -> Executor:
+    """A local executor around ``sandbox``, else the one the run's configuration names."""
+    if sandbox is not None:
+        return LocalExecutor(sandbox)
+    stored = store.find_run(name) if config is None else None
+    chosen = config or (stored.config if stored is not None else None)
+    if chosen is None:
+        raise UserError(f"no run named {name!r} in {store.label} to resume")
+    check_config(chosen)
+    made: Executor = await asyncio.to_thread(
+        make_executor, chosen.executor, address=chosen.ray_address,
+        workers=run_workers() if chosen.executor == "local" else None)
+    return made
 
 
 def run_workers() -> int:
-    """Sandbox slots for a run: many more than cores, because a program stuck in a loop
-    holds its slot until its time limit (at the lowest CPU priority, see the sandbox)
-    and a run's programs arrive in bursts of one task's samples."""
-    return max(16, 8 * (os.cpu_count() or 1))
+    """Sandbox slots for a run on this machine (see ``slots_for``)."""
+    slots: int = slots_for(os.cpu_count() or 1)
+    return slots
 
 
 async def _run(
-    store: Store, name: str, config: RunConfig | None, sink: EventSink, sandbox: Sandbox,
+    store: Store, name: str, config: RunConfig | None, sink: EventSink, executor: Executor,
     api_key: str | None, models: dict[str, ChatModel] | None,
 ) -> Run:
-    run, resumed = prepare_run(store, name, config, isolation=sandbox.isolation_description,
-                               models=models)
-    engine = Engine(store, run, sandbox=sandbox, sink=sink, api_key=api_key, models=models)
+    run, resumed = prepare_run(store, name, config, isolation=executor.isolation_description,
+                               models=models, executor=executor)
+    engine = Engine(store, run, executor=executor, sink=sink, api_key=api_key, models=models)
     tasks = list(engine.tasks().values())
-    sink(RunStarted(run.id, run.name, len(tasks), resumed, isolation=sandbox.isolation_description))
+    sink(RunStarted(run.id, run.name, len(tasks), resumed, isolation=executor.isolation_description))
     try:
         await _work(engine, tasks)
     except asyncio.CancelledError:

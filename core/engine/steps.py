@@ -1,6 +1,6 @@
 """The self-repair steps on one stored run: sample, execute, explain, repair.
 
-An `Engine` owns the models and the sandbox of one run and performs single steps,
+An `Engine` owns the models and the executor of one run and performs single steps,
 each stored atomically through the `Store` and reported as plain events
 (core/engine/events.py). `run_repair` (core/engine/run.py) drives whole runs with them; the
 app calls the same steps one at a time (explain one program, store a person's
@@ -11,7 +11,8 @@ derived from the run's seed and that key: a stored call is never made again, and
 resumed run samples exactly what an uninterrupted one would have.
 
 The Store belongs to the thread that opened it: use an Engine from that thread's
-event loop. Sandbox verdicts are awaited in worker threads.
+event loop. Programs run through an executor (core/engine/executors: the local
+sandbox or a Ray cluster), whose verdicts are awaited without blocking the loop.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from repair_tui.core.datasets.task import Task
@@ -32,6 +32,7 @@ from repair_tui.core.engine.events import (
     ProgramExecuted,
     ignore,
 )
+from repair_tui.core.engine.executors import Executor, LocalExecutor
 from repair_tui.core.engine.pool import PriorityPool
 from repair_tui.core.errors import CallError, UserError
 from repair_tui.core.llm import prompts
@@ -89,27 +90,29 @@ class Engine:
         sink: EventSink = ignore,
         api_key: str | None = None,
         models: dict[str, ChatModel] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.run = run
         self.config = run.config
         self.sink = sink
         self.api_key = api_key
-        self._sandbox = sandbox
+        self._executor = executor or (None if sandbox is None else LocalExecutor(sandbox))
+        self._own_executor = executor is None  # a wrapper of the given or shared sandbox
         self._models: dict[str, ChatModel] = dict(models or {})
         self._owned_models: list[ChatModel] = []
         self._tasks: dict[str, Task] | None = None
         self.pool = PriorityPool(max(1, self.config.concurrency))
-        self._executor: ThreadPoolExecutor | None = None
         self.failed_calls = 0
 
     # --- resources ------------------------------------------------------------------
 
     @property
-    def sandbox(self) -> Sandbox:
-        if self._sandbox is None:
-            self._sandbox = shared_sandbox()
-        return self._sandbox
+    def executor(self) -> Executor:
+        """Where programs run (default: the process's shared local sandbox)."""
+        if self._executor is None:
+            self._executor = LocalExecutor(shared_sandbox())
+        return self._executor
 
     def tasks(self) -> dict[str, Task]:
         """The run's tasks by id (read once from the store)."""
@@ -149,13 +152,13 @@ class Engine:
         return float(self.config.temperature if t is None else t)
 
     async def aclose(self) -> None:
-        """Close the models this engine made (the sandbox is shared or the caller's)."""
+        """Close the models this engine made (the executor is shared or the caller's)."""
         for model in self._owned_models:
             await model.aclose()
         self._owned_models.clear()
         self._models.clear()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._own_executor and self._executor is not None:
+            self._executor.close()  # its waiting threads; the sandbox is not ours
             self._executor = None
 
     # --- calls ----------------------------------------------------------------------
@@ -238,13 +241,9 @@ class Engine:
         return programs
 
     async def _verdicts(self, nodes: Sequence[Node]) -> list[Verdict]:
-        sandbox = self.sandbox
-        handles = [sandbox.submit(n.code or "", self.task(n.task_id).tests) for n in nodes]
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="verdicts")
-        loop = asyncio.get_running_loop()
+        executor = self.executor
         return list(await asyncio.gather(
-            *(loop.run_in_executor(self._executor, sandbox.wait, h) for h in handles)
+            *(executor.execute(n.code or "", self.task(n.task_id).tests) for n in nodes)
         ))
 
     async def reexecute(self, program_id: int) -> Node:
@@ -468,8 +467,8 @@ def program_node(
 
 def open_engine(
     store: Store, run_id: int | str, *, sink: EventSink = ignore, api_key: str | None = None,
-    sandbox: Sandbox | None = None,
+    sandbox: Sandbox | None = None, executor: Executor | None = None,
 ) -> Engine:
     """An Engine on a stored run (by id or name)."""
     run = store.get_run(run_id)
-    return Engine(store, run, sandbox=sandbox, sink=sink, api_key=api_key)
+    return Engine(store, run, sandbox=sandbox, sink=sink, api_key=api_key, executor=executor)

@@ -24,7 +24,7 @@ CALL_STATUSES = ("ok", "error")
 
 # Keys of RunConfig that do not change what a run computes; resuming with other
 # values for these is allowed.
-RUNTIME_KEYS = frozenset({"concurrency", "sim_latency", "base_url"})
+RUNTIME_KEYS = frozenset({"concurrency", "sim_latency", "base_url", "executor", "ray_address"})
 
 # One letter per feedback origin in node keys.
 _FEEDBACK_PREFIX = {"model": "f", "human": "h", "tests": "t"}
@@ -52,6 +52,8 @@ class RunConfig:
     task_ids: tuple[str, ...] = ()
     concurrency: int = 16
     sim_latency: float = 0.0
+    executor: str = "local"  # where programs run: local | ray
+    ray_address: str | None = None  # the Ray cluster's (None: a local Ray instance)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (task_ids as a list)."""

@@ -43,6 +43,7 @@ class RunSummary:
     status: str
     simulated: bool
     created_utc: str
+    executor: str = "local"  # where its programs ran last: local | ray
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +165,7 @@ def summary_from_row(row: sqlite3.Row) -> RunSummary:
         solved=int(row["solved"]), programs=int(row["programs"]), repairs=int(row["repairs"]),
         tokens=int(row["tokens"]), isolation=row["isolation"], status=row["status"],
         simulated=bool(row["simulated"]), created_utc=row["created_utc"],
+        executor=config.executor,
     )
 
 

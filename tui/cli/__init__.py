@@ -87,6 +87,20 @@ def add_db_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -
     )
 
 
+def add_executor_options(parser: argparse.ArgumentParser, *, default: str | None = "local") -> None:
+    """``--executor local|ray`` and ``--ray-address ADDRESS``: where programs run."""
+    parser.add_argument(
+        "--executor", choices=("local", "ray"), default=default,
+        help="where programs run: local (this machine's sandbox) or ray (one sandbox per "
+        "Ray node; needs the ray extra)" + (f" (default {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--ray-address", metavar="ADDRESS", default=None,
+        help="with --executor ray: the cluster to join (HOST:PORT, or auto for the one "
+        "running here); none starts a local Ray instance",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="repair-tui",

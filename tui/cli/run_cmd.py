@@ -15,7 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from repair_tui.tui.cli import add_db_option, count_int, positive_int
+from repair_tui.tui.cli import add_db_option, add_executor_options, count_int, positive_int
 from repair_tui.tui.untrusted import visible
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--concurrency", type=positive_int, default=16, help="model calls in flight (default 16)")
     p.add_argument("--sim-latency", type=_seconds, default=0.0, metavar="S",
                    help="seconds each simulated call takes (to try concurrency; default 0)")
+    add_executor_options(p, default=None)
     p.add_argument("--name", default=None,
                    help="run name (default: built from dataset, model, np, nfr and mode)")
     p.add_argument("--resume", metavar="NAME", default=None,
@@ -95,7 +96,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         temperature=args.temperature, feedback_temperature=args.feedback_temperature,
         max_tokens=args.max_tokens, seed=args.seed, limit=args.limit, split=args.split,
         difficulty=args.difficulty, task_ids=tuple(args.ids), concurrency=args.concurrency,
-        sim_latency=args.sim_latency,
+        sim_latency=args.sim_latency, executor=args.executor or "local",
+        ray_address=args.ray_address,
     )
 
 
@@ -123,15 +125,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and (args.dataset or args.model):
         raise UserError("--resume NAME takes the stored configuration: drop --dataset and --model")
+    if args.ray_address and args.executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
     config = None if args.resume else config_from_args(args)
     name = args.resume or args.name or default_name(config)  # type: ignore[arg-type]
     db = getattr(args, "db", None)
     api_key = args.api_key or os.environ.get("OPENAI_API_KEY")
-    with Store.open(db) as store:
+    with Store.open(db) as store, _resume_executor(args) as executor:
         display = ProgressDisplay(name, quiet=args.json)
         try:
             with display:
-                final = asyncio.run(run_repair(store, name, config, sink=display.on_event, api_key=api_key))
+                final = asyncio.run(run_repair(store, name, config, sink=display.on_event,
+                                               api_key=api_key, executor=executor))
         except KeyboardInterrupt:
             hint = f"repair-tui run --resume {_quote(name)}" + (f" --db {_quote(str(db))}" if db else "")
             print(f"repair-tui: interrupted; what finished is stored. Resume with: {hint}", file=sys.stderr)
@@ -139,6 +144,20 @@ def run(args: argparse.Namespace) -> int:
         totals = store.run_totals(final.id)
     _summary(final, totals, args.json, display.elapsed)
     return 0
+
+
+def _resume_executor(args: argparse.Namespace) -> Any:
+    """With --resume and --executor: that executor instead of the stored one (a new run's
+    executor is in its configuration and made by the engine)."""
+    import contextlib
+
+    if not (args.resume and args.executor):
+        return contextlib.nullcontext(None)
+    from repair_tui.core.engine.executors import make_executor
+    from repair_tui.core.engine.run import run_workers
+
+    return make_executor(args.executor, address=args.ray_address,
+                         workers=run_workers() if args.executor == "local" else None)
 
 
 def _quote(text: str) -> str:

@@ -66,7 +66,7 @@ _COLUMNS: tuple[tuple[str, int, str], ...] = (
     ("Name", 1, "left"), ("Dataset", 6, "left"), ("Models", 4, "left"),
     ("np/nfr mode", 5, "left"), ("Tasks", 2, "right"), ("Solved", 1, "right"),
     ("Programs", 8, "right"), ("Repairs", 9, "right"), ("Prompt tok", 12, "right"),
-    ("Completion tok", 7, "right"), ("Cost", 8, "right"),
+    ("Completion tok", 7, "right"), ("Cost", 8, "right"), ("Executor", 13, "left"),
     ("Isolation", 11, "left"), ("Status", 3, "left"), ("Created", 10, "left"),
 )
 
@@ -79,7 +79,7 @@ def _cells(s: Any, cost: Any) -> list[str]:
     return [escape(visible(cell, keep_newlines=False)) for cell in (
         s.name, s.dataset, s.models, f"{s.np}/{s.nfr} {s.mode}",
         str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", prompt,
-        f"{cost.completion:,}", money(cost.dollars), short_isolation(s.isolation), s.status,
+        f"{cost.completion:,}", money(cost.dollars), s.executor, short_isolation(s.isolation), s.status,
         s.created_utc[:10],
     )]
 

@@ -14,6 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from repair_tui.tui.cli import add_executor_options
 from repair_tui.tui.untrusted import visible
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def register(subparsers: Any) -> None:
     check.add_argument(
         "--json", action="store_true", help="print a JSON object (progress goes to stderr)"
     )
+    add_executor_options(check)
     check.set_defaults(func=run)
 
 
@@ -126,17 +128,18 @@ def _list(args: argparse.Namespace, tasks: list[Task]) -> int:
 
 def _check(args: argparse.Namespace, tasks: list[Task]) -> int:
     from repair_tui.core.datasets.check import check_references
-    from repair_tui.sandbox import Sandbox
+    from repair_tui.core.engine.executors import make_executor
     from repair_tui.sandbox.result import Limits
 
     limits = Limits() if args.timeout is None else Limits(timeout=args.timeout)
     progress_console = _console(stderr=args.json)
-    with Sandbox(limits=limits) as sandbox, _progress(progress_console) as progress:
+    with make_executor(args.executor, address=args.ray_address, limits=limits) as executor, \
+            _progress(progress_console) as progress:
         bar = progress.add_task(f"checking {args.dataset}", total=len(tasks))
         checks = check_references(
-            tasks, sandbox, limits=limits, on_checked=lambda _: progress.advance(bar)
+            tasks, executor, limits=limits, on_checked=lambda _: progress.advance(bar)
         )
-        isolation = sandbox.isolation_description
+        isolation = executor.isolation_description
     passed = sum(c.passed is True for c in checks)
     failed = sum(c.passed is False for c in checks)
     missing = sum(c.passed is None for c in checks)

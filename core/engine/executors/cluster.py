@@ -1,0 +1,318 @@
+"""The ray executor: one sandbox per Ray node, each held by an actor (actor.py).
+
+Ray places the actors (one per alive node, pinned with a node-affinity strategy and
+reserving the node's CPUs, so nothing else is booked on those cores) and carries the
+calls; this module only counts free slots. Each actor's sandbox has ``slots_for(node
+CPUs)`` slots, and a program waits for a free slot before it is sent: no more programs
+are in flight than the cluster's sandboxes can run, and nothing queues without bound.
+
+Faults: a program whose actor or node dies is sent again to another actor (its
+verdict comes back once, so it is stored once). A poll of the cluster's nodes starts
+actors on nodes that join and drops those of nodes that leave. An actor that dies on
+a live node is replaced (a few times per node).
+
+All Ray calls happen on one event loop in a thread of its own (Ray's asyncio API:
+``await ref``), so the executor serves any caller's loop or thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from repair_tui.core.engine.executors.base import Executor, slots_for
+from repair_tui.core.errors import UserError
+from repair_tui.sandbox.result import Limits, Verdict
+from repair_tui.sandbox.runner import SandboxError
+from repair_tui.sandbox.spec import parse_tests
+
+log = logging.getLogger("repair_tui.executor")
+
+INSTALL_HINT = "the ray executor needs Ray, which is not installed: pip install 'repair-tui[ray]'"
+REPLACEMENTS_PER_NODE = 3  # actors started on one node before it is left alone
+ATTEMPTS_PER_PROGRAM = 5  # actors tried for one program before the run fails
+T = TypeVar("T")
+
+
+def import_ray() -> Any:
+    """The ray module, or UserError saying in one line how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    return ray
+
+
+@dataclass(eq=False)
+class _Holder:
+    """The driver's view of one node's actor."""
+
+    node: str
+    actor: Any
+    cpus: int
+    workers: int = 0
+    isolation: str = ""
+    host: str = ""
+    ready: bool = False
+    alive: bool = True
+
+
+class RayExecutor(Executor):  # type: ignore[misc]
+    """Programs run on the Ray cluster at ``address`` (None: a new local Ray instance;
+    ``auto``: the cluster running on this machine). See the module docstring."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, limits: Limits | None = None,
+                 workers_per_node: int | None = None, poll_seconds: float = 1.0,
+                 start_timeout: float = 120.0) -> None:
+        self._ray = ray = import_ray()
+        self.address = address
+        self.limits = limits or Limits()
+        self.workers_per_node = workers_per_node
+        self.poll_seconds = poll_seconds
+        self.start_timeout = start_timeout
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            self._init_ray(address)
+        self._exceptions = _retryable(ray)
+        self._actor_class = ray.remote(_holder_class())
+        self._holders: dict[str, _Holder] = {}
+        self._started: Counter[str] = Counter()
+        self._free: asyncio.Queue[_Holder] | None = None
+        self._broken: str | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most programs ever in flight at once
+        self.resent = 0  # programs sent again after their actor or node died
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ray-executor", daemon=True)
+        self._thread.start()
+        self._poller: asyncio.Task[None] | None = None
+        try:
+            self._call(self._start())
+        except BaseException:
+            self.close()
+            raise
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def _init_ray(self, address: str | None) -> None:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "logging_level": logging.WARNING}
+        try:
+            if address is None:
+                self._ray.init(address="local", num_cpus=os.cpu_count() or 1, **kwargs)
+            else:
+                self._ray.init(address=address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            where = "start a local Ray instance" if address is None else f"join the Ray cluster at {address}"
+            raise UserError(f"could not {where}: {str(exc).strip().splitlines()[0]}") from None
+
+    async def _start(self) -> None:
+        self._free = asyncio.Queue()
+        await self._refresh()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        while not any(h.ready for h in self._holders.values()):
+            if loop.time() > deadline:
+                raise SandboxError(f"no Ray node started a sandbox actor within {self.start_timeout:.0f} s "
+                                   "(are all of the cluster's CPUs taken?)")
+            await asyncio.sleep(0.05)
+            if not self._holders:
+                await self._refresh()
+        self._poller = asyncio.create_task(self._poll())
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            self._call(self._stop(), timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        if self._owns_ray:
+            with contextlib.suppress(Exception):
+                self._ray.shutdown()
+
+    async def _stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        for holder in list(self._holders.values()):
+            self._drop(holder, None)
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    # --- nodes ------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self._refresh()
+            except Exception as exc:  # a passing GCS hiccup: try again at the next poll
+                log.warning("ray executor: could not list the cluster's nodes: %s", exc)
+
+    async def _refresh(self) -> None:
+        """Actors for nodes that joined; none for nodes that left."""
+        nodes = await asyncio.to_thread(self._ray.nodes)
+        alive = {n["NodeID"]: int(n.get("Resources", {}).get("CPU", 0))
+                 for n in nodes if n.get("Alive")}
+        for node, holder in list(self._holders.items()):
+            if node not in alive:
+                self._drop(holder, "its node left the cluster")
+        for node, cpus in alive.items():
+            if cpus >= 1 and node not in self._holders and self._started[node] < REPLACEMENTS_PER_NODE:
+                self._spawn(node, cpus)
+        if not self._holders and self._started and all(
+                self._started[n] >= REPLACEMENTS_PER_NODE for n in alive):
+            self._broken = "every Ray node's sandbox actor died repeatedly"
+
+    def _spawn(self, node: str, cpus: int) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        workers = self.workers_per_node or slots_for(cpus)
+        actor = self._actor_class.options(
+            num_cpus=cpus, max_concurrency=workers + 4, max_restarts=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+        ).remote(workers, dataclasses.asdict(self.limits))
+        holder = _Holder(node, actor, cpus)
+        self._holders[node] = holder
+        self._started[node] += 1
+        asyncio.get_running_loop().create_task(self._ready(holder))
+
+    async def _ready(self, holder: _Holder) -> None:
+        try:
+            info = await holder.actor.describe.remote()
+        except Exception as exc:
+            self._drop(holder, f"its actor did not start: {exc}")
+            return
+        if not holder.alive:
+            return
+        holder.workers, holder.isolation, holder.host = info["workers"], info["isolation"], info["host"]
+        holder.ready = True
+        log.info("ray executor: node %s (%s) runs %d programs at once; %s",
+                 holder.node[:12], holder.host, holder.workers, holder.isolation)
+        assert self._free is not None
+        for _ in range(holder.workers):
+            self._free.put_nowait(holder)
+
+    def _drop(self, holder: _Holder, reason: str | None) -> None:
+        """Forget a node's actor: its free slots are skipped, its programs sent again."""
+        if not holder.alive:
+            return
+        holder.alive = False
+        if self._holders.get(holder.node) is holder:
+            del self._holders[holder.node]
+        if reason:
+            log.warning("ray executor: dropping node %s: %s", holder.node[:12], reason)
+        with contextlib.suppress(Exception):
+            self._ray.kill(holder.actor, no_restart=True)
+
+    # --- programs ---------------------------------------------------------------------
+
+    @property
+    def isolation_description(self) -> str:
+        found = sorted({h.isolation for h in list(self._holders.values()) if h.ready})
+        return " | ".join(found)
+
+    @property
+    def slots(self) -> int:
+        return sum(h.workers for h in list(self._holders.values()) if h.ready and h.alive)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The nodes with a ready sandbox: id, host, slots and isolation."""
+        return [{"node": h.node, "host": h.host, "workers": h.workers, "isolation": h.isolation}
+                for h in list(self._holders.values()) if h.ready and h.alive]
+
+    async def execute(self, program: str, tests: dict[str, Any],
+                      limits: Limits | None = None) -> Verdict:
+        parse_tests(tests)  # malformed tests fail here, as with the local executor
+        future = asyncio.run_coroutine_threadsafe(self._run(program, tests, limits), self._loop)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    def run_many(self, items: Sequence[tuple[str, dict[str, Any]]],
+                 limits: Limits | None = None) -> list[Verdict]:
+        for _, tests in items:
+            parse_tests(tests)
+
+        async def gather() -> list[Verdict]:
+            return list(await asyncio.gather(*(self._run(p, t, limits) for p, t in items)))
+
+        return self._call(gather())
+
+    async def _take(self) -> _Holder:
+        """A free slot of a live actor; waits (back-pressure) while every slot is busy."""
+        assert self._free is not None
+        while True:
+            if self._broken:
+                raise SandboxError(f"the ray executor cannot run programs: {self._broken}")
+            try:
+                holder = await asyncio.wait_for(self._free.get(), self.poll_seconds)
+            except TimeoutError:
+                continue
+            if holder.alive:
+                return holder
+
+    async def _run(self, program: str, tests: dict[str, Any], limits: Limits | None) -> Verdict:
+        sent_limits = dataclasses.asdict(limits) if limits is not None else None
+        for _ in range(ATTEMPTS_PER_PROGRAM):
+            holder = await self._take()
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            ref = holder.actor.run.remote(program, tests, sent_limits)
+            try:
+                reply = await ref
+            except asyncio.CancelledError:
+                # The program still runs on its node: keep the slot until it ends.
+                asyncio.get_running_loop().create_task(self._release_after(holder, ref))
+                raise
+            except self._exceptions as exc:
+                self.in_flight -= 1
+                self.resent += 1
+                self._drop(holder, f"lost while running a program ({type(exc).__name__})")
+                continue
+            except Exception as exc:
+                self._release(holder)
+                raise SandboxError(f"the sandbox on Ray node {holder.node[:12]} failed: {exc}") from None
+            self._release(holder)
+            verdict = Verdict.from_dict(reply["verdict"])
+            return dataclasses.replace(verdict, extra={**verdict.extra, "ray_node": reply["node"]})
+        raise SandboxError(f"a program was lost with {ATTEMPTS_PER_PROGRAM} Ray actors in turn")
+
+    def _release(self, holder: _Holder) -> None:
+        self.in_flight -= 1
+        if holder.alive:
+            assert self._free is not None
+            self._free.put_nowait(holder)
+
+    async def _release_after(self, holder: _Holder, ref: Any) -> None:
+        with contextlib.suppress(Exception):
+            await ref
+        self._release(holder)
+
+
+def _retryable(ray: Any) -> tuple[type[BaseException], ...]:
+    """Ray's errors that mean the actor or its node is gone, not that the program failed."""
+    e = ray.exceptions
+    names = ("RayActorError", "ActorUnavailableError", "NodeDiedError", "WorkerCrashedError",
+             "ObjectLostError", "LocalRayletDiedError", "ActorUnschedulableError")
+    return tuple(getattr(e, n) for n in names if hasattr(e, n))
+
+
+def _holder_class() -> type:
+    from repair_tui.core.engine.executors.actor import SandboxHolder
+
+    holder: type = SandboxHolder
+    return holder
