@@ -140,6 +140,30 @@ def m001_create_schema(db: Database) -> None:
     )
 
 
+@_migration
+def m002_search_text(db: Database) -> None:
+    """Full-text search (FTS5) over tasks' specs and nodes' texts and code, kept up to
+    date by triggers as a run writes. External-content tables in sqlite-utils' layout
+    (``nodes_fts``, ``tasks_fts``), so ``db["nodes"].search(...)`` works on them."""
+    # One statement at a time: executescript (and so enable_fts) would commit the
+    # migration's transaction.
+    for table, columns in (("nodes", ("text", "code")), ("tasks", ("spec",))):
+        cols = ", ".join(columns)
+        new = ", ".join(f"new.{c}" for c in columns)
+        old = ", ".join(f"old.{c}" for c in columns)
+        fts = f"{table}_fts"
+        db.execute(f"CREATE VIRTUAL TABLE {fts} USING FTS5 ({cols}, content={table})")
+        db.execute(f"INSERT INTO {fts} (rowid, {cols}) SELECT rowid, {cols} FROM {table}")
+        db.execute(f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN "
+                   f"INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {new}); END")
+        db.execute(f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN "
+                   f"INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); END")
+        # Only when the indexed text changes: a verdict written on a node costs nothing here.
+        db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE OF {cols} ON {table} BEGIN "
+                   f"INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); "
+                   f"INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {new}); END")
+
+
 def schema_version() -> int:
     """The ``user_version`` a database has once every known migration is applied."""
     return len(MIGRATION_NAMES)

@@ -34,6 +34,7 @@ from repair_tui.core.store.base import (
 )
 from repair_tui.core.store.connection import open_db
 from repair_tui.core.store.costs import StoreCosts
+from repair_tui.core.store.search import StoreSearch
 from repair_tui.core.store.reads import StoreReads
 from repair_tui.core.store.records import (
     CALL_ROLES,
@@ -54,7 +55,7 @@ __all__ = ["OriginStats", "RunSummary", "RunTotals", "Store", "TaskRow"]
 
 
 # mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
-class Store(StoreReads, StoreCosts):  # type: ignore[misc]
+class Store(StoreReads, StoreCosts, StoreSearch):  # type: ignore[misc]
     """Typed access to one repair-tui database (see the module docstring for threads)."""
 
     @classmethod

@@ -1,0 +1,86 @@
+"""Full-text search over a run's specs, programs and feedback (SQLite FTS5).
+
+The indexes ``tasks_fts`` and ``nodes_fts`` are kept up to date by triggers
+(migration ``m002_search_text``), so a search sees what a running run wrote a moment
+ago. Queries use FTS5's syntax: words (all must appear), ``"a phrase"``, ``OR``,
+``NOT``, ``prefix*``. Explorations are searched too (a person's feedback is text worth
+finding); each hit says its origin. ``Store`` inherits this class.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from repair_tui.core.errors import UserError
+from repair_tui.core.store.base import StoreBase
+
+SEARCH_KINDS = ("spec", "program", "feedback")
+# Snippet markers around matched words: control characters that no stored text keeps
+# raw (shown text goes through the interface's escaping, which replaces them).
+MARK_START, MARK_END = "\x02", "\x03"
+_SNIPPET = f"'{MARK_START}', '{MARK_END}', '…', 16"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One match: a task's spec (``node_id`` None) or a program or feedback node."""
+
+    kind: str  # spec, program or feedback
+    task_id: str
+    node_id: int | None
+    key: str | None
+    origin: str | None
+    snippet: str  # matched words between MARK_START and MARK_END
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["snippet"] = self.snippet.replace(MARK_START, "").replace(MARK_END, "")
+        return body
+
+
+# mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
+class StoreSearch(StoreBase):  # type: ignore[misc]
+    """Full-text search of one run (inherited by ``Store``)."""
+
+    def search(self, run_id: int, query: str, kind: str | None = None, limit: int = 100) -> list[SearchHit]:
+        """A run's specs, programs and feedback matching ``query``, best first per kind
+        (specs, then feedback, then programs). UserError for a malformed query."""
+        if kind is not None and kind not in SEARCH_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(SEARCH_KINDS)}, not {kind!r}")
+        if not query.strip():
+            raise UserError("search: the query is empty")
+        hits: list[SearchHit] = []
+        try:
+            if kind in (None, "spec"):
+                hits += self._spec_hits(run_id, query, limit)
+            for node_kind in ("feedback", "program"):
+                if kind in (None, node_kind):
+                    hits += self._node_hits(run_id, query, node_kind, limit)
+        except sqlite3.OperationalError as exc:
+            if not any(w in str(exc) for w in ("locked", "no such table", "disk", "readonly")):
+                raise UserError(f"search query {query!r}: {exc} (FTS5 syntax: words, \"a phrase\", "
+                                "OR, NOT, prefix*)") from None
+            raise
+        return hits[:limit]
+
+    def _spec_hits(self, run_id: int, query: str, limit: int) -> list[SearchHit]:
+        rows = self._conn.execute(
+            f"SELECT t.task_id, snippet(tasks_fts, 0, {_SNIPPET}) FROM tasks_fts "
+            "JOIN tasks t ON t.rowid = tasks_fts.rowid "
+            "WHERE tasks_fts MATCH ? AND t.run_id = ? ORDER BY tasks_fts.rank LIMIT ?",
+            (query, run_id, limit),
+        ).fetchall()
+        return [SearchHit("spec", r[0], None, None, None, r[1]) for r in rows]
+
+    def _node_hits(self, run_id: int, query: str, kind: str, limit: int) -> list[SearchHit]:
+        rows = self._conn.execute(
+            f"SELECT n.task_id, n.id, n.key, n.origin, snippet(nodes_fts, -1, {_SNIPPET}) "
+            "FROM nodes_fts JOIN nodes n ON n.id = nodes_fts.rowid "
+            "JOIN tasks t ON t.run_id = n.run_id AND t.task_id = n.task_id "
+            "WHERE nodes_fts MATCH ? AND n.run_id = ? AND n.kind = ? "
+            "ORDER BY nodes_fts.rank, t.position, n.id LIMIT ?",
+            (query, run_id, kind, limit),
+        ).fetchall()
+        return [SearchHit(kind, r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]

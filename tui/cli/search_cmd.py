@@ -1,0 +1,82 @@
+"""`repair-tui search NAME QUERY`: full-text search over a run's specs, programs and feedback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from repair_tui.tui.cli import add_db_option, positive_int
+from repair_tui.tui.untrusted import visible
+
+if TYPE_CHECKING:
+    from repair_tui.core.store.search import SearchHit
+    from rich.text import Text
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "search",
+        help="find text in a run's specs, programs and feedback",
+        description="Full-text search (SQLite FTS5) over a run's task specs, programs and "
+        'feedback, explorations included. QUERY uses FTS5 syntax: words (all must appear), '
+        '"a phrase", OR, NOT, prefix*.',
+    )
+    parser.add_argument("name", metavar="NAME", help="run name (or id)")
+    parser.add_argument("query", metavar="QUERY", help='e.g. "off by one"')
+    add_db_option(parser)
+    parser.add_argument("--kind", choices=("spec", "program", "feedback"), default=None,
+                        help="only this kind of text (default: all three)")
+    parser.add_argument("--limit", type=positive_int, default=100, metavar="N",
+                        help="at most N hits (default 100)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from repair_tui.core.store.store import Store
+
+    with Store.open(getattr(args, "db", None)) as store:
+        run_ = store.get_run(args.name)
+        hits = store.search(run_.id, args.query, kind=args.kind, limit=args.limit)
+    if args.json:
+        print(json.dumps({"run": run_.name, "query": args.query, "kind": args.kind, "count": len(hits),
+                          "hits": [h.to_dict() for h in hits]}, indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not hits:
+        console.print(f"No match for {visible(args.query, keep_newlines=False)!r} in run "
+                      f"{visible(run_.name, keep_newlines=False)}.", markup=False)
+        return 0
+    for hit in hits:
+        console.print(hit_text(hit))
+    console.print(f"{len(hits)} hit{'s' if len(hits) != 1 else ''}", style="dim")
+    return 0
+
+
+def hit_text(hit: SearchHit) -> Text:
+    """One line: kind, where (task or node key, origin), and the snippet with the match bold."""
+    from rich.text import Text
+
+    where = hit.key if hit.key is not None else hit.task_id
+    origin = f" ({hit.origin})" if hit.origin and hit.origin != "model" else ""
+    line = Text(f"{hit.kind:<8} ", style="cyan")
+    line.append(visible(f"{where}{origin}", keep_newlines=False), "bold")
+    line.append("  ")
+    line.append_text(snippet_text(hit.snippet))
+    return line
+
+
+def snippet_text(snippet: str) -> Text:
+    """The snippet on one line, untrusted parts made visible, matched words bold."""
+    from repair_tui.core.store.search import MARK_END, MARK_START
+    from rich.text import Text
+
+    out = Text()
+    for i, part in enumerate(snippet.replace(MARK_END, MARK_START).split(MARK_START)):
+        shown = visible(re.sub(r"[ \t\r\n]+", " ", part), keep_newlines=False)
+        out.append(shown, "bold reverse" if i % 2 else "")
+    return out
