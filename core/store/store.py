@@ -34,7 +34,6 @@ from repair_tui.core.store.base import (
 )
 from repair_tui.core.store.connection import open_db
 from repair_tui.core.store.costs import StoreCosts
-from repair_tui.core.store.search import StoreSearch
 from repair_tui.core.store.reads import StoreReads
 from repair_tui.core.store.records import (
     CALL_ROLES,
@@ -48,6 +47,7 @@ from repair_tui.core.store.records import (
     RunConfig,
     feedback_key,
 )
+from repair_tui.core.store.search import StoreSearch
 from repair_tui.core.store.views import OriginStats, RunSummary, RunTotals, TaskRow
 from repair_tui.sandbox.result import Verdict
 
