@@ -99,8 +99,8 @@ def _wrong_answer(r: TestResult, style: str) -> str:
 
 
 def fault(r: TestResult, style: str) -> str:
-    """A one-line summary for tree labels, e.g. "wrong answer on test 2"."""
-    n = r.index + 1
+    """A one-line summary for tree labels, e.g. "wrong answer on test 2" (its ``number``)."""
+    n = r.number
     status = r.status
     if status is Status.COMPILE_ERROR:
         return f"{r.error_type or 'compile error'} line {r.line}" if r.line else "compile error"

@@ -60,14 +60,44 @@ class TestResult:
     def passed(self) -> bool:
         return self.status is Status.PASSED
 
+    @property
+    def number(self) -> int:
+        """The test's one number, 1-based: the one the app, the CLI, the faults
+        ("wrong answer on test 2") and the JSON show. ``index`` is its 0-based position."""
+        return self.index + 1
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status.value
+        d["number"] = self.number
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TestResult:
-        return cls(**{**d, "status": Status(d["status"])})
+        fields = {k: v for k, v in d.items() if k != "number"}
+        return cls(**{**fields, "status": Status(d["status"])})
+
+
+def summary(results: list[TestResult]) -> str:
+    """What happened, in words: "all 14 tests passed", "failed test 2 of 14; the rest
+    were not run" (the sandbox stopped at the first failure), or "12 of 14 tests passed;
+    failed: tests 2 and 5" (every test ran). Tests are named by their ``number``."""
+    total = len(results)
+    noun = "test" if total == 1 else "tests"
+    failed = [r.number for r in results if r.status not in (Status.PASSED, Status.SKIPPED)]
+    skipped = [r for r in results if r.status is Status.SKIPPED]
+    if not failed:
+        if skipped:
+            return f"{total - len(skipped)} of {total} {noun} passed; the rest were not run"
+        return "the test passed" if total == 1 else f"all {total} tests passed"
+    if total == 1:
+        return "failed its only test"
+    if len(failed) == 1 and skipped:
+        return f"failed test {failed[0]} of {total}; the rest were not run"
+    passed = sum(r.passed for r in results)
+    names = ", ".join(map(str, failed[:-1])) + f" and {failed[-1]}" if len(failed) > 1 else str(failed[0])
+    text = f"{passed} of {total} tests passed; failed: test{'s' if len(failed) > 1 else ''} {names}"
+    return text + ("; the rest were not run" if skipped else "")
 
 
 @dataclass(frozen=True)
@@ -78,13 +108,19 @@ class Verdict:
     results: list[TestResult]
     isolation: str  # e.g. "namespaces+rlimits" or "rlimits (no namespaces: <reason>)"
     error_message: str | None = None  # first failure, rendered for a feedback/repair prompt
-    fault: str | None = None  # short one-line summary, e.g. "wrong_answer on test 3"
+    fault: str | None = None  # short one-line summary, e.g. "wrong answer on test 3"
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """What happened, in words (see ``summary``)."""
+        return summary(self.results)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "summary": self.summary,
             "isolation": self.isolation,
             "error_message": self.error_message,
             "fault": self.fault,
@@ -96,7 +132,7 @@ class Verdict:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
         return cls(
-            passed=d["passed"],
+            passed=d["passed"],  # "summary" is derived from the results
             results=[TestResult.from_dict(r) for r in d["results"]],
             isolation=d["isolation"],
             error_message=d.get("error_message"),

@@ -305,3 +305,24 @@ def test_a_top_level_return_is_still_an_error_in_call_style(sandbox: Sandbox) ->
     tests = {"style": "call", "fn_name": "f", "cases": [{"input": [], "output": 1}]}
     verdict = sandbox.run("def f():\n    return 1\nreturn\n", tests)
     assert verdict.results[0].status is Status.COMPILE_ERROR
+
+
+# -- messages say what happened; a test has one number (1-based) everywhere
+
+
+def test_stopping_at_the_first_failure_says_so(sandbox: Sandbox) -> None:
+    cases = [("1", "1"), ("2", "0")] + [(str(i), str(i)) for i in range(3, 15)]
+    verdict = sandbox.run("print(input())", stdio(*cases))
+    assert verdict.summary == "failed test 2 of 14; the rest were not run"
+    assert verdict.fault == "wrong answer on test 2"
+    data = verdict.to_dict()
+    assert data["summary"] == verdict.summary
+    assert [r["number"] for r in data["results"][:2]] == [1, 2] and data["results"][1]["index"] == 1
+    assert type(verdict).from_dict(data) == verdict
+
+
+def test_running_every_test_names_each_failure(sandbox: Sandbox) -> None:
+    limits = replace(FAST, stop_at_first_failure=False)
+    verdict = sandbox.run("print(input())", stdio(("1", "1"), ("2", "0"), ("3", "3"), ("4", "0")), limits)
+    assert verdict.summary == "2 of 4 tests passed; failed: tests 2 and 4"
+    assert sandbox.run("print(input())", stdio(("1", "1"), ("2", "2"))).summary == "all 2 tests passed"

@@ -109,7 +109,7 @@ def fixed_run(db: Path, name: str = "fixed-run") -> Run:
     tid = task.id
     fail = _verdict(False, [TestResult(0, Status.WRONG_ANSWER, "assert candidate(3.5) == 0.5",
                                        "0.5", "3.0", "AssertionError", None, 9)],
-                    "wrong_answer on test 0")
+                    "wrong answer on test 1")
     ok = _verdict(True, [TestResult(0, Status.PASSED)])
     with Store.open(db) as store:
         run = store.create_run(name, RunConfig(dataset="humaneval", model="sim", np=3, nfr=1,

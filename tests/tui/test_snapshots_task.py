@@ -41,7 +41,7 @@ def pressing(*keys: str) -> Callable[[Pilot[Any]], Any]:
 def test_task_screen_program(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
     """Left: the tree (spec; p0 failing with f0 and its passing repair; p1 failing with a
     failing repair; p2 passing), marks, tokens and faults. Right: p0 failed with
-    wrong_answer on test 0, 31 tokens, its code with line numbers, and the failing-test
+    wrong answer on test 1, 31 tokens, its code with line numbers, and the failing-test
     table (input, expected 0.5, got 3.0, AssertionError line 9). Footer: the main keys."""
     assert snap_compare(task_app(tmp_path), terminal_size=SIZE, run_before=pressing("down"))
 
@@ -56,7 +56,7 @@ def test_task_screen_feedback(snap_compare: Callable[..., bool], tmp_path: Path)
 def test_task_screen_repair_diff(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
     """The passing repair r0 of p0 selected: passed, 33 tokens, from feedback f0 (model),
     a +1 -1 diff replacing `number // 1.0` with `number % 1.0` (red and green), and
-    'all 1 tests passed'."""
+    'the test passed'."""
     assert snap_compare(task_app(tmp_path), terminal_size=SIZE,
                         run_before=pressing("down", "down", "down"))
 

@@ -43,12 +43,12 @@ async def test_tree_shape_and_labels(tmp_path: Path) -> None:
         tree = app.screen.query_one(RepairTree)
         assert labels(tree) == [
             "spec HumanEval/2 · Given a positive floating point…",
-            "✗ program p0 · 31 tok · wrong_answer on test 0",
+            "✗ program p0 · 31 tok · wrong answer on test 1",
             "» feedback f0 (sim) · 28 tok",
             "✓ repair r0 · 33 tok",
-            "✗ program p1 · 30 tok · wrong_answer on test 0",
+            "✗ program p1 · 30 tok · wrong answer on test 1",
             "» feedback f0 (sim) · 28 tok",
-            "✗ repair r0 · 33 tok · wrong_answer on test 0",
+            "✗ repair r0 · 33 tok · wrong answer on test 1",
             "✓ program p2 · 22 tok",
         ]
         # Shape: root -> 3 programs; p0 -> f0 -> r0; p2 is a leaf so far.
@@ -73,14 +73,14 @@ async def test_detail_for_each_kind(tmp_path: Path) -> None:
         assert shown(detail) == {"detail-header", "detail-code", "detail-tests"}
         header = rendered(detail.query_one("#detail-header", Static))
         assert "program p0" in header and "31 tokens" in header
-        assert "failed: wrong_answer on test 0" in header
+        assert "failed: wrong answer on test 1" in header
         code = detail.query_one(CodeView).content
         assert "number // 1.0" in str(code.code)  # type: ignore[attr-defined]
         assert code.line_numbers  # type: ignore[attr-defined]
         table = detail.query_one(FailingTestsView).content
         cells = [str(c) for col in table.columns for c in col._cells]  # type: ignore[attr-defined]
-        assert {"0 wrong_answer", "assert candidate(3.5) == 0.5", "0.5", "3.0"} <= set(cells)
-        assert "0 of 1 tests passed" in str(table.title)  # type: ignore[attr-defined]
+        assert {"1 wrong_answer", "assert candidate(3.5) == 0.5", "0.5", "3.0"} <= set(cells)
+        assert "failed its only test" in str(table.title)  # type: ignore[attr-defined]
         # A feedback: model, origin, tokens and its text.
         await pilot.press("down")
         assert shown(detail) == {"detail-header", "detail-text"}
@@ -265,6 +265,6 @@ def test_spec_markdown_keeps_code_and_line_breaks() -> None:
     # Notes for programs without a table, and the diff helpers.
     assert str(tests_table([], executed=False)) == "not executed yet"
     assert "imported" in str(tests_table([], executed=True))
-    assert str(tests_table([TestResult(0, Status.PASSED)])) == "all 1 tests passed"
+    assert str(tests_table([TestResult(0, Status.PASSED)])) == "the test passed"
     assert diff_stats("a\nb\n", "a\nc\nd\n") == (2, 1)
     assert "no change" in str(diff_text("x = 1\n", "x = 1\n"))

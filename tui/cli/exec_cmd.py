@@ -143,7 +143,7 @@ def _print_table(verdict: Verdict, program: str) -> None:
         detail = r.expected or (f"{r.error_type}: {r.message}" if r.error_type else r.message)
         style = _STATUS_STYLE.get(r.status.value, "")
         table.add_row(
-            str(r.index + 1),
+            str(r.number),
             f"[{style}]{r.status.value}[/]",
             f"{r.duration:.3f}s",
             escape(_cell(r.input, 30)),
@@ -151,6 +151,7 @@ def _print_table(verdict: Verdict, program: str) -> None:
             escape(_cell(detail)),
         )
     console.print(table)
+    console.print(escape(verdict.summary), highlight=False)
     if verdict.error_message:
         console.print(escape(visible(verdict.error_message)), highlight=False)
     console.print(f"[dim]isolation: {escape(visible(verdict.isolation))}[/]")

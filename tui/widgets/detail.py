@@ -13,7 +13,7 @@ import re
 
 from repair_tui.core.datasets.task import Task
 from repair_tui.core.store.records import Node
-from repair_tui.sandbox.result import TestResult
+from repair_tui.sandbox.result import TestResult, summary
 from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.diff import DiffView, diff_stats
 from repair_tui.tui.widgets.tree import short_key
@@ -78,11 +78,10 @@ def tests_table(results: list[TestResult], *, executed: bool = True) -> Table | 
         if executed:
             return Text("no per-test results stored (the verdict was imported)", style="dim")
         return Text("not executed yet", style="yellow")
-    passed = sum(r.passed for r in results)
     if not failing:
-        return Text(f"all {len(results)} tests passed", style="green")
+        return Text(summary(results), style="green")
     table = Table(
-        title=f"{passed} of {len(results)} tests passed; failing:",
+        title=f"{summary(results)}; failing:",
         title_justify="left", expand=True, show_lines=True,
     )
     table.add_column("test", no_wrap=True)
@@ -92,7 +91,7 @@ def tests_table(results: list[TestResult], *, executed: bool = True) -> Table | 
         error = " ".join(x for x in (r.error_type, r.message) if x)
         if r.line is not None:
             error = f"{error} (line {r.line})"
-        table.add_row(f"{r.index} {r.status.value}", _clip(r.input), _clip(r.expected),
+        table.add_row(f"{r.number} {r.status.value}", _clip(r.input), _clip(r.expected),
                       _clip(r.got), _clip(error))
     if len(failing) > MAX_FAILING_ROWS:
         table.caption = f"and {len(failing) - MAX_FAILING_ROWS} more failing tests"
