@@ -70,7 +70,8 @@ def baseline(problems: list[dict[str, Any]], check: Callable[..., dict[str, Any]
 
 def ours(problems: list[dict[str, Any]], sandbox: Sandbox) -> tuple[float, int]:
     items = [(p["prompt"] + p["canonical_solution"],
-              {"style": "assert", "entry_point": p["entry_point"], "test": p["test"]}) for p in problems]
+              {"style": "assert", "entry_point": p["entry_point"], "test": p["test"], "prompt": p["prompt"]})
+             for p in problems]
     start = time.perf_counter()
     verdicts = sandbox.run_many(items)
     elapsed = time.perf_counter() - start

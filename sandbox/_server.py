@@ -20,6 +20,7 @@ import contextlib
 import gc
 import importlib
 import json
+import marshal
 import os
 import select
 import sys
@@ -31,7 +32,7 @@ import repair_tui.sandbox._jail as _jail
 import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
 import repair_tui.sandbox._zygote as _zygote
-from repair_tui.sandbox._asserts import CheckCode
+from repair_tui.sandbox._asserts import CheckCode, prompt_definitions
 from repair_tui.sandbox._testproc import TestProcess
 from repair_tui.sandbox._zygote import Link
 
@@ -229,6 +230,10 @@ class Server:
             with contextlib.suppress(SyntaxError, ValueError):
                 code = CheckCode(str(job["test"])).compiled()
                 job["check_code"] = binascii.b2a_base64(code, newline=False).decode()
+            if job.get("prompt"):  # the prompt's helpers, for the checker and the program
+                with contextlib.suppress(SyntaxError, ValueError, MemoryError, RecursionError):
+                    code = marshal.dumps(prompt_definitions(str(job["prompt"]), str(job["entry_point"])))
+                    job["prompt_code"] = binascii.b2a_base64(code, newline=False).decode()
         self.link.send({"op": "job", "job": job})
         program = _Program(job, self.free.pop(), limits, time.monotonic() + budget)
         self.programs[job["id"]] = program

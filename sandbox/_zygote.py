@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import json
+import marshal
 import os
 import select
 import signal
@@ -120,6 +121,8 @@ class _Zygote:
                 if job.get("check_code"):  # compiled by the server; every fork inherits it
                     code = binascii.a2b_base64(job.pop("check_code"))
                     job["_check_code"] = CheckCode(str(job["test"]), code)
+                if job.get("prompt_code"):
+                    job["_prompt_code"] = marshal.loads(binascii.a2b_base64(job.pop("prompt_code")))
                 self.jobs[int(job["id"])] = job
             elif op == "forget":
                 self.jobs.pop(int(msg["id"]), None)
