@@ -89,7 +89,8 @@ class RepairApp(App[None]):
 
     # The screens' own files too (they keep their CSS_PATH for use on their own): read
     # once at start, so opening a screen re-parses no stylesheet.
-    CSS_PATH = ["app.tcss", "screens/run.tcss", "screens/task.tcss", "screens/annotate.tcss"]
+    CSS_PATH = ["app.tcss", "screens/run.tcss", "screens/task.tcss", "screens/annotate.tcss",
+                "screens/compare.tcss"]
     TITLE = "repair-tui"
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", id="app.help",

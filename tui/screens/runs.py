@@ -74,11 +74,16 @@ class RunsScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "reload", "Reload", id="runs.reload", show=False,
                 tooltip="Read the runs again now (it happens by itself every half second)"),
+        Binding("space", "toggle_mark", "Mark", id="runs.mark",
+                tooltip="Mark or unmark the selected run for comparing"),
+        Binding("c", "compare", "Compare", id="runs.compare",
+                tooltip="Compare the marked runs (two or more) on the tasks they share"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.summaries: dict[int, RunSummary] = {}
+        self.marked: list[int] = []  # run ids marked for comparing, in marking order
 
     @property
     def repair_app(self) -> RepairApp:
@@ -114,6 +119,8 @@ class RunsScreen(Screen[None]):
         fresh = {s.id: s for s in self.repair_app.store.list_runs()}
         for gone in set(self.summaries) - set(fresh):
             table.remove_row(str(gone))
+            if gone in self.marked:
+                self.marked.remove(gone)
         for run_id, summary in fresh.items():
             old = self.summaries.get(run_id)
             if old == summary:
@@ -129,6 +136,34 @@ class RunsScreen(Screen[None]):
         self.summaries = fresh
         self.query_one("#runs-empty").display = not fresh
         table.display = bool(fresh)
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the run under the cursor for comparing (a ✓ before its name)."""
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked.append(run_id)
+        summary = self.summaries[run_id]
+        self.query_one(RunTable).update_cell(str(run_id), "name", self._name_cell(summary), update_width=True)
+        self.refresh_bindings()
+
+    def _name_cell(self, summary: RunSummary) -> Text:
+        cell = run_cells(summary)["name"]
+        if summary.id in self.marked:
+            return Text.assemble(("✓ ", "bold green"), cell)
+        return cell
+
+    def action_compare(self) -> None:
+        """Open the Compare screen on the marked runs."""
+        if len(self.marked) < 2:
+            self.notify("Mark two runs or more with space, then press c.", severity="warning")
+            return
+        from repair_tui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(list(self.marked)))
 
     def action_reload(self) -> None:
         """Read the runs again now."""
