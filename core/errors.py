@@ -20,6 +20,15 @@ class ModelError(UserError):
     """A model endpoint could not be used: wrong key, unknown model, unreachable server."""
 
 
+class MissingAPIKeyError(ModelError):
+    """A hosted model was asked for without an API key. ``model`` names it, so the app
+    can say what to do there rather than which option to pass on the command line."""
+
+    def __init__(self, message: str, model: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
 class CallError(ModelError):
     """One model call failed after its retries, or the server rejected that request.
 

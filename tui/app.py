@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from importlib.resources import as_file, files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair_tui.tui.messages import DataChanged, EngineReported
+from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
 from repair_tui.tui.untrusted import visible
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -96,6 +98,8 @@ class RepairApp(App[None]):
         Binding("question_mark,f1", "help", "Help", id="app.help",
                 tooltip="List the keys of this screen"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave repair-tui"),
+        Binding("l", "action_log", "Log", id="app.action_log", show=False,
+                tooltip="What was done and what it gave since the app started"),
     ]
 
     def __init__(
@@ -120,6 +124,7 @@ class RepairApp(App[None]):
         self._sandboxes: list[Any] = []  # made by sandbox_factory: ours to close
         self._version = -1
         self.loaded_samples: list[str] = []
+        self.action_log: list[LogEntry] = []  # every notice and action, oldest first
 
     def notify(
         self,
@@ -131,9 +136,21 @@ class RepairApp(App[None]):
         markup: bool = True,
     ) -> None:
         """Every notification, from any screen: server and sandbox messages can carry
-        terminal control sequences, so they are made visible first."""
-        super().notify(visible(message), title=visible(title), severity=severity,
-                       timeout=timeout, markup=markup)
+        terminal control sequences, so they are made visible first. Each one is kept
+        in the action log (``l``): a toast is gone after a few seconds."""
+        message, title = visible(message), visible(title)
+        self.record(f"{title}: {message}" if title else message, severity)
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=markup)
+
+    def record(self, text: str, severity: str = "information") -> None:
+        """Add a line to the action log (shown by ``l``)."""
+        self.action_log.append(LogEntry(time.strftime("%H:%M:%S"), severity,
+                                        visible(text, keep_newlines=False)))
+
+    @on(ActionStarted)
+    def action_started(self, message: ActionStarted) -> None:
+        self.record(f"started: {message.label}", "started")
 
     # --- life cycle ------------------------------------------------------------
 
@@ -261,34 +278,61 @@ class RepairApp(App[None]):
             return
         self.push_screen(HelpScreen(list(key_help(self.screen))))
 
+    def action_action_log(self) -> None:
+        """Show every action and notice since the app started."""
+        from repair_tui.tui.screens.action_log import ActionLogScreen
+
+        if isinstance(self.screen, ActionLogScreen):
+            return
+        self.push_screen(ActionLogScreen(self.action_log))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette offers every action bound on the screen, then Textual's own."""
+        """The palette offers every action that applies now (on the Task screen: to the
+        selected node's kind), then Textual's own. The palette matches titles only, so a
+        title holds the tooltip too: "repair" finds "Rerun branch" on a program."""
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
             if not binding.description or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
-            yield SystemCommand(
-                binding.description,
-                f"{binding.tooltip or binding.description} (key: {self.get_key_display(binding)})"
-                if binding.tooltip else f"key: {key}",
-                partial(self.run_action, binding.action, active.node),
-            )
+            title = binding.description
+            if binding.tooltip:
+                title = f"{title}: {binding.tooltip[0].lower()}{binding.tooltip[1:]}"
+            yield SystemCommand(title, f"key: {self.get_key_display(binding) or key}",
+                                partial(self.run_action, binding.action, active.node))
         yield from super().get_system_commands(screen)
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the action log: when, how it went (a severity or "started"), what."""
+
+    time: str
+    severity: str
+    text: str
+
+
 def key_help(screen: Screen[Any]) -> Iterator[tuple[str, str, str]]:
-    """(keys, description, tooltip) for every binding active on ``screen``, one per action."""
+    """(keys, description, tooltip) for every binding active on ``screen``, one per action:
+    the app's own keys first (they carry an id; the screen's, then the app-wide ones),
+    then the widgets' generic ones (cursor keys, scrolling, focus) that Textual adds."""
     app = screen.app
     by_action: dict[tuple[int, str], list[str]] = {}
     info: dict[tuple[int, str], tuple[str, str]] = {}
+    ours: set[tuple[int, str]] = set()
     for _key, active in screen.active_bindings.items():
         binding = active.binding
         ident = (id(active.node), binding.action)
         by_action.setdefault(ident, []).append(app.get_key_display(binding))
+        if binding.id is not None:  # ours: its words win over Textual's for the same action
+            ours.add(ident)
+            info[ident] = (binding.description, binding.tooltip)
         info.setdefault(ident, (binding.description, binding.tooltip))
-    for ident, keys in by_action.items():
+    # The screen's keys, then the app's, then our widgets' (j/k), then Textual's generic.
+    rank = {id(screen): 0, id(app): 1}
+    order = sorted(by_action, key=lambda i: (rank.get(i[0], 2) if i in ours else 3))
+    for ident in order:
         description, tooltip = info[ident]
         if description:
-            yield " / ".join(dict.fromkeys(keys)), description, tooltip
+            yield " / ".join(dict.fromkeys(by_action[ident])), description, tooltip

@@ -26,3 +26,11 @@ class EngineReported(Message):
     def __init__(self, event: Any) -> None:
         super().__init__()
         self.event = event
+
+
+class ActionStarted(Message):
+    """A screen started a long action (a repair, a rerun, a re-execution): for the log."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label

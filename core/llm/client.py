@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from repair_tui.core.errors import CallError, ModelError
+from repair_tui.core.errors import CallError, MissingAPIKeyError, ModelError
 
 if TYPE_CHECKING:
     pass
@@ -127,10 +127,9 @@ class OpenAIModel:
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.base_url == OPENAI_BASE_URL:
-                raise ModelError(
+                raise MissingAPIKeyError(
                     f"model {name!r}: no API key; set OPENAI_API_KEY (or pass --base-url "
-                    "for a local OpenAI-compatible server)"
-                )
+                    "for a local OpenAI-compatible server)", name)
             key = NO_KEY
         self._key = key
         self.concurrency = max(1, concurrency)

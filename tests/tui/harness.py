@@ -23,6 +23,7 @@ from repair_tui.sandbox.result import Status, TestResult, Verdict
 from repair_tui.tui.messages import EngineReported
 from textual.app import App
 from textual.notifications import SeverityLevel
+from textual.pilot import Pilot
 from textual.screen import Screen
 
 
@@ -133,3 +134,31 @@ def fixed_run(db: Path, name: str = "fixed-run") -> Run:
             ])
             store.record_verdict(pair[1].id, verdict)
     return run
+
+
+async def settle(pilot: Pilot[None], *, rounds: int = 50) -> None:
+    """Wait until the app is still, so a snapshot shows one state whatever the load.
+
+    Workers done, the footers' settling timers fired, the cursors of every editor and
+    input steady (a blinking cursor is drawn or not by a clock), then one repaint.
+    Waits for conditions, never for a fixed time: each round only yields to the loop.
+    """
+    from repair_tui.tui.widgets.footer import SETTLE, QuietFooter
+    from textual.widgets import Input, TextArea
+
+    app = pilot.app
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        footers = [f for screen in app.screen_stack for f in screen.query(QuietFooter)]
+        if all(f._timer is None for f in footers) and not any(
+                not w.is_finished for w in app.workers):
+            break
+        await pilot.pause(SETTLE)
+    for screen in app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            if isinstance(widget, Input | TextArea):
+                widget.cursor_blink = False
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()

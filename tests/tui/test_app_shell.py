@@ -113,12 +113,14 @@ async def test_help_lists_the_screen_keys_and_closes(tmp_path: Path) -> None:
 async def test_palette_offers_the_screen_actions(tmp_path: Path) -> None:
     app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
     async with app.run_test(size=SIZE) as pilot:
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        # Titles carry the tooltip: the palette matches titles only.
+        titles = [c.title.split(":")[0] for c in app.get_system_commands(app.screen)]
         assert "Open run" in titles and "Help" in titles and "Theme" in titles
         await pilot.press("enter")
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = [c.title.split(":")[0] for c in app.get_system_commands(app.screen)]
         assert {"Filter", "Search", "Annotate", "Back"} <= set(titles)
-        back = next(c for c in app.get_system_commands(app.screen) if c.title == "Back")
+        back = next(c for c in app.get_system_commands(app.screen)
+                    if c.title.startswith("Back:"))
         await back.callback()
         await pilot.pause()
         assert isinstance(app.screen, RunsScreen)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import settle as settle_app
 from repair_tui.tui.app import RepairApp
 from test_app_data import make_db
 from textual.pilot import Pilot
@@ -25,8 +26,7 @@ def app_on(tmp_path: Path) -> RepairApp:
 
 async def settle(pilot: Pilot[None]) -> None:
     """Wait for the estimator worker, the footer's settling timer and the repaint."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.1)
+    await settle_app(pilot)
 
 
 def test_runs_screen(snap_compare: Callable[..., bool], tmp_path: Path) -> None:

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import HarnessApp, fixed_run
+from harness import HarnessApp, fixed_run, settle
 from repair_tui.tui.screens.annotate import AnnotationScreen
 from repair_tui.tui.screens.task import TaskScreen
 from textual.pilot import Pilot
-from textual.widgets import TextArea
 
 SIZE = (120, 40)
 TASK = "HumanEval/2"
@@ -28,12 +27,13 @@ def task_app(tmp_path: Path) -> HarnessApp:
 
 
 def pressing(*keys: str) -> Callable[[Pilot[Any]], Any]:
+    """Settle, press the keys one at a time (each settling), settle: one state only."""
+
     async def before(pilot: Pilot[Any]) -> None:
-        await pilot.pause()
-        await pilot.press(*keys)
-        for area in pilot.app.screen.query(TextArea):
-            area.cursor_blink = False
-        await pilot.pause()
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
 
     return before
 

@@ -15,7 +15,7 @@ from typing import cast
 
 from repair_tui.core.errors import UserError
 from repair_tui.core.store.records import Node
-from repair_tui.tui.messages import DataChanged, EngineReported
+from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
 from repair_tui.tui.modals import ConfirmModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.screens.task import (
     SIM_MODELS,
@@ -219,6 +219,9 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
                 self._pending = [f.id for f in pending]
                 self._expected = len(pending) * choice.n
                 self._show_progress()
+                self.app.post_message(ActionStarted(
+                    f"repair {len(pending)} annotated program(s), n={choice.n}, "
+                    f"model {choice.model}"))
                 self.repair_all(choice)
 
         self.app.push_screen(RepairDialogModal(

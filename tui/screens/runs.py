@@ -63,6 +63,10 @@ class RunTable(DataTable[Text]):
     """The runs, one row each, keyed by run id."""
 
     BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down",
+                tooltip="Move the cursor down (as the down arrow)"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up",
+                tooltip="Move the cursor up (as the up arrow)"),
         Binding("enter", "select_cursor", "Open run", id="runs.open",
                 tooltip="Open the selected run: tallies, pass@t chart and tasks"),
     ]

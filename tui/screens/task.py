@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from repair_tui.core.engine.steps import Engine
-from repair_tui.core.errors import UserError
+from repair_tui.core.errors import MissingAPIKeyError, UserError
 from repair_tui.core.store.records import Node
 from repair_tui.core.store.store import Store
 from repair_tui.core.store.views import spec_title
 from repair_tui.sandbox.runner import SandboxError
-from repair_tui.tui.messages import DataChanged, EngineReported
+from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.detail import NodeDetail
@@ -48,6 +48,11 @@ class RepairHost(Protocol):
 
 def failure_text(exc: BaseException) -> str:
     """The one line a notification shows for a failed action (never a traceback)."""
+    if isinstance(exc, MissingAPIKeyError):  # the CLI's advice (--base-url) means nothing here
+        return (f"model {exc.model!r} needs an API key, and the app was started without "
+                "one. Choose sim, sim-weak or sim-strong in the repair dialog (offline), or "
+                "quit (q) and start repair-tui again with OPENAI_API_KEY set, or with "
+                "OPENAI_BASE_URL naming a local OpenAI-compatible server.")
     known = isinstance(exc, UserError | SandboxError)
     text = str(exc) if known else f"{type(exc).__name__}: {exc}"
     line = " ".join(text.split())
@@ -71,7 +76,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
     BINDINGS = [
         Binding("n", "next_failing", "Next fail", id="task.next_failing",
                 tooltip="Jump to the next failing program"),
-        Binding("p", "previous_failing", "Prev fail", id="task.previous_failing", show=False,
+        Binding("p", "previous_failing", "Prev fail", id="task.previous_failing",
                 tooltip="Jump to the previous failing program"),
         Binding("s", "next_solved", "Next solved", id="task.next_solved",
                 tooltip="Jump to the next passing program and unfold its path"),
@@ -83,15 +88,16 @@ class TaskScreen(PlainNotifications, Screen[None]):
                 tooltip="New feedback and repairs for the selected program"),
         Binding("x", "reexecute", "Re-execute", id="task.reexecute",
                 tooltip="Run the selected program's tests again"),
-        Binding("c", "copy_code", "Copy code", id="task.copy_code", show=False,
-                tooltip="Copy the selected program to the clipboard"),
         Binding("d", "toggle_diff", "Diff/code", id="task.toggle_diff",
                 tooltip="Show a repair as a diff or as code"),
-        Binding("o", "open_spec", "Spec", id="task.open_spec", show=False,
-                tooltip="Show the task's spec"),
         Binding("ctrl+x", "cancel_actions", "Cancel", id="task.cancel_actions",
                 tooltip="Cancel the running actions"),
-        Binding("escape", "back", "Back", id="task.back", show=False,
+        # Less used: the footer shows them after the others, where there is room.
+        Binding("c", "copy_code", "Copy code", id="task.copy_code",
+                tooltip="Copy the selected program to the clipboard"),
+        Binding("o", "open_spec", "Spec", id="task.open_spec",
+                tooltip="Show the task's spec"),
+        Binding("escape", "back", "Back", id="task.back",
                 tooltip="Back to the run (running actions are cancelled)"),
     ]
 
@@ -363,18 +369,25 @@ class TaskScreen(PlainNotifications, Screen[None]):
         node = self.selected
         if node is None or node.kind != "program":
             return
+        before = node  # the verdict shown now, to say whether the new one differs
         self.start_action(f"re-execute {short_key(node)}",
-                          lambda engine: engine.reexecute(node.id))
+                          lambda engine: engine.reexecute(node.id),
+                          describe=lambda after: verdict_change(before, after))
 
     # --- running actions ---------------------------------------------------------------------
 
-    def start_action(self, label: str, step: Callable[[Engine], Awaitable[Any]]) -> None:
-        """Run one engine step as a cancellable worker; its failure becomes a notification."""
-        self.perform_action(label, step)
+    def start_action(self, label: str, step: Callable[[Engine], Awaitable[Any]],
+                     describe: Callable[[Any], str] = lambda result: outcome_text(result),
+                     ) -> None:
+        """Run one engine step as a cancellable worker; its failure becomes a notification,
+        its result one through ``describe``."""
+        self.app.post_message(ActionStarted(label))
+        self.perform_action(label, step, describe)
         self._show_status()
 
     @work(exclusive=False, group="actions", exit_on_error=False)
-    async def perform_action(self, label: str, step: Callable[[Engine], Awaitable[Any]]) -> None:
+    async def perform_action(self, label: str, step: Callable[[Engine], Awaitable[Any]],
+                             describe: Callable[[Any], str]) -> None:
         self._labels[get_current_worker()] = label
         try:
             result = await step(self.host.engine_for(self.run_id))
@@ -384,7 +397,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
             return
         finally:
             self.refresh_changes()
-        self.notify(f"{label}: {outcome_text(result)}")
+        self.notify(f"{label}: {describe(result)}")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "actions" or event.worker.node is not self:
@@ -402,6 +415,29 @@ class TaskScreen(PlainNotifications, Screen[None]):
         status = self.query_one("#task-status", Static)
         status.update(Text(f"{running} action(s) running · ctrl+x cancels" if running else ""))
         status.set_class(running > 0, "busy")
+
+
+def verdict_text(node: Node) -> str:
+    """``passed``, ``failed (wrong_answer on test 2)`` or ``not run``."""
+    if node.passed is None:
+        return "not run"
+    if node.passed:
+        return "passed"
+    return f"failed ({visible(node.fault or 'unknown fault', keep_newlines=False)})"
+
+
+def verdict_change(before: Node, after: object) -> str:
+    """What a re-execution found, against the verdict shown before it."""
+    if not isinstance(after, Node):
+        return outcome_text(after)
+    old, new = verdict_text(before), verdict_text(after)
+    if before.passed is None:
+        return f"first verdict: {new}"
+    if before.passed != after.passed:
+        return f"verdict changed: {old} → {new}"
+    if old != new:
+        return f"same verdict, other fault: {old} → {new}"
+    return f"verdict unchanged: {new}"
 
 
 def outcome_text(result: object) -> str:

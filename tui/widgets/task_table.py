@@ -108,6 +108,10 @@ class TaskTable(DataTable[Text]):
     """A run's tasks with their counts; Enter opens the selected task's tree."""
 
     BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down",
+                tooltip="Move the cursor down (as the down arrow)"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up",
+                tooltip="Move the cursor up (as the up arrow)"),
         Binding("enter", "select_cursor", "Open task", id="run.open_task",
                 tooltip="Open the selected task's repair tree"),
     ]

@@ -15,6 +15,7 @@ from typing import TypeAlias
 from repair_tui.core.store.records import Node
 from repair_tui.tui.untrusted import visible
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -71,6 +72,12 @@ def root_label(task_id: str, title: str) -> Text:
 class RepairTree(Tree[TreeData]):
     """A task's repair tree; each tree node's data is the stored ``Node`` (root: None)."""
 
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down",
+                tooltip="Move the cursor down (as the down arrow)"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up",
+                tooltip="Move the cursor up (as the up arrow)"),
+    ]
     DEFAULT_CSS = """
     RepairTree {
         width: 1fr;
