@@ -42,18 +42,28 @@ class RunLimits:
     def __init__(self, fields: dict[str, Any]) -> None:
         self.timeout = float(fields["timeout"])
         self.min_timeout = float(fields["min_timeout"])
-        self.program_timeout = float(fields["program_timeout"])
-        self.cpu_seconds = int(fields["cpu_seconds"])
+        wall = fields.get("wall_timeout")
         self.memory_bytes = int(fields["memory_bytes"])
         self.output_bytes = int(fields["output_bytes"])
         self.file_bytes = int(fields["file_bytes"])
         self.open_files = int(fields["open_files"])
         self.max_processes = int(fields["max_processes"])
+        self.wall = float(wall) if wall else WALL_FACTOR * self.per_test
 
     @property
     def per_test(self) -> float:
-        """The wall-clock limit of one test."""
+        """The CPU-time limit of one test (all its processes together)."""
         return max(self.timeout, self.min_timeout)
+
+    @property
+    def rlimit_cpu(self) -> int:
+        """RLIMIT_CPU of each process: a backstop a little past the test's limit."""
+        return int(self.per_test) + 2
+
+
+# The wall-clock backstop of a test, in multiples of its CPU-time limit: it catches
+# programs that sleep or block, and leaves room for a loaded machine.
+WALL_FACTOR = 3.0
 
 
 class Confinement:
@@ -66,6 +76,10 @@ class Confinement:
         self.base = base  # the server's private temp dir (fallback work dirs live in it)
         self.drop_uid = drop_uid  # run programs under a per-slot uid (we are root)
         self.server_pid = server_pid
+        self.seccomp: bytes | None = None  # the compiled syscall filter (see _filter)
+        self.cgroups: Any = None  # _cgroup.Cgroups when the memory controller is ours
+        self.proc_fd: int | None = None  # the host's /proc, opened before the pivot
+        self.netns_per_test = False  # each test gets its own network namespace
 
     def uid_for(self, slot: int) -> int | None:
         """The uid a program in ``slot`` runs as, or None to keep ours."""
@@ -157,33 +171,76 @@ def slot_workdir(slot: int) -> str:
     return f"/tmp/{slot}"
 
 
+def fresh_workdir(slot: int, uid: int) -> None:
+    """Give the slot a new, empty tmpfs work dir for its next test (namespace mode).
+
+    The old one is detached, not walked: whatever a program left there (a deep tree,
+    modes, extended attributes) goes when its last user is gone, and nothing of it
+    reaches the next test.
+    """
+    work = slot_workdir(slot)
+    L.umount2(work, L.MNT_DETACH)
+    L.mount("tmpfs", work, "tmpfs", L.MS_NOSUID | L.MS_NODEV,
+            f"size={WORKDIR_BYTES},nr_inodes=4096,mode=0700,uid={uid},gid={uid}")
+
+
 def clear_dir(path: str, remove: bool = False) -> None:
     """Empty a work dir (and remove it when ``remove``); its processes are all dead.
 
-    Never follows a symlink, and restores permissions a program may have taken away
-    (we are root or the owner). Not shutil.rmtree: see RunLimits on server imports.
+    No recursion and a bounded number of open fds, whatever the depth: each directory
+    is emptied of files and its subdirectories are moved up to the top level under new
+    names, then removed. Never follows a symlink, and restores permissions a program
+    may have taken away (we are root or the owner).
     """
-    for dirpath, dirs, files in os.walk(path, topdown=False):
-        for name in files:
-            _remove(os.path.join(dirpath, name), os.unlink)
-        for name in dirs:
-            sub = os.path.join(dirpath, name)
-            _remove(sub, os.unlink if os.path.islink(sub) else os.rmdir)
-    if remove:
-        _remove(path, os.rmdir)
-
-
-def _remove(path: str, how: Any) -> None:
     try:
-        how(path)
-    except PermissionError:
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            how(path)
-        except OSError:
-            pass
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
-        pass
+        return
+    try:
+        os.chmod(top, 0o700)
+        pending = [entry for entry in _entries(top) if entry[1]]
+        _unlink_files(top)
+        while pending:
+            name, _ = pending.pop()
+            try:
+                os.chmod(name, 0o700, dir_fd=top, follow_symlinks=False)
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top)
+            except OSError:
+                continue
+            try:
+                for sub, is_dir in _entries(fd):
+                    if is_dir:
+                        new = f".sbx-clear-{os.urandom(8).hex()}"
+                        with contextlib.suppress(OSError):
+                            os.chmod(sub, 0o700, dir_fd=fd, follow_symlinks=False)
+                            os.rename(sub, new, src_dir_fd=fd, dst_dir_fd=top)
+                            pending.append((new, True))
+                _unlink_files(fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
+    if remove:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
+def _entries(dir_fd: int) -> list[tuple[str, bool]]:
+    """(name, is a real directory) for each entry of an open directory."""
+    try:
+        with os.scandir(dir_fd) as it:
+            return [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    except OSError:
+        return []
+
+
+def _unlink_files(dir_fd: int) -> None:
+    for name, is_dir in _entries(dir_fd):
+        if not is_dir:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dir_fd)
 
 
 def _build_dev(root: str) -> None:
@@ -217,11 +274,12 @@ def _build_etc(root: str, uids: list[int]) -> None:
             L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV)
 
 
-def enter_test_namespaces() -> None:
+def enter_test_namespaces(own_network: bool = False) -> None:
     """As PID 1 of a new PID namespace: a new IPC namespace too (System V objects a
-    program creates die with it). The mount, network and UTS namespaces are the
-    server's, already confined."""
-    L.unshare(L.CLONE_NEWIPC)
+    program creates die with it), and with ``own_network`` a network namespace of its
+    own (used when no syscall filter denies sockets). The mount and UTS namespaces
+    are the server's, already confined."""
+    L.unshare(L.CLONE_NEWIPC | (L.CLONE_NEWNET if own_network else 0))
 
 
 def _set_limit(which: int, value: int) -> None:
@@ -272,7 +330,7 @@ def confine_test_process(limits: RunLimits, uid: int | None, workdir: str, names
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the shim's handler is not the program's
     signal.set_wakeup_fd(-1)  # the server's SIGCHLD plumbing is not the program's
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.rlimit_cpu, limits.rlimit_cpu + 1))
     _set_limit(resource.RLIMIT_AS, limits.memory_bytes)
     _set_limit(resource.RLIMIT_FSIZE, limits.file_bytes)
     _set_limit(resource.RLIMIT_NOFILE, limits.open_files)
@@ -287,3 +345,11 @@ def confine_test_process(limits: RunLimits, uid: int | None, workdir: str, names
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)  # from root to another uid: every capability is gone
+
+
+def die_with_parent(parent_alive: Any) -> None:
+    """SIGKILL this process when its parent dies. Set after the uid change, which clears
+    it; then checked, and the parent checked alive (it may have died before)."""
+    L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if L.get_pdeathsig() != signal.SIGKILL or not parent_alive():
+        os._exit(125)

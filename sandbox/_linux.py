@@ -29,8 +29,11 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_GET_PDEATHSIG = 2
 PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
 PR_SET_CHILD_SUBREAPER = 36
@@ -146,3 +149,23 @@ def flag_names(flags: int) -> str:
         CLONE_NEWUTS: "CLONE_NEWUTS",
     }
     return "|".join(name for bit, name in names.items() if flags & bit) or "0"
+
+
+def get_pdeathsig() -> int:
+    """The calling process's parent-death signal (0 when none)."""
+    value = ctypes.c_int(0)
+    _check(libc().prctl(ctypes.c_int(PR_GET_PDEATHSIG), ctypes.byref(value), 0, 0, 0), "prctl(PR_GET_PDEATHSIG)")
+    return value.value
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_install(program: bytes) -> None:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) with a compiled BPF program (8 bytes
+    per instruction, as libseccomp exports it); needs no_new_privs or CAP_SYS_ADMIN."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    _check(libc().prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                        ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")

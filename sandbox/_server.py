@@ -27,7 +27,9 @@ import sys
 import time
 from typing import Any
 
+import repair_tui.sandbox._cgroup as _cgroup
 import repair_tui.sandbox._child as _child
+import repair_tui.sandbox._filter as _filter
 import repair_tui.sandbox._jail as _jail
 import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
@@ -54,6 +56,9 @@ PRELOAD_FALLBACK = [
 DEMOTE_AFTER = 0.5
 DEMOTED_NICE = 19
 OK_KINDS = {"stdio": "done", "call": "returned", "assert": "checked"}
+CPU_CHECK_MIN = 0.01  # seconds between two reads of a running test's CPU time, at least
+CPUS = os.cpu_count() or 1
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def preload(names: list[str]) -> None:
@@ -64,15 +69,22 @@ def preload(names: list[str]) -> None:
 
 
 class _Program:
-    """One program in a slot: its tests run one after another."""
+    """One program in a slot: its tests run one after another.
 
-    def __init__(self, job: dict[str, Any], slot: int, limits: _jail.RunLimits, deadline: float) -> None:
+    With ``gate`` (stop at the first failure) the next test starts only once the
+    caller, which alone can compare outputs, says ``continue``: a test is never
+    started and then stopped because of an earlier test's outcome, so its start and
+    its life tell it nothing of that outcome.
+    """
+
+    def __init__(self, job: dict[str, Any], slot: int, limits: _jail.RunLimits) -> None:
         self.job = job
         self.slot = slot
         self.limits = limits
-        self.deadline = deadline  # the program's whole time budget
+        self.gate = bool(job.get("stop_on_error", True))
         self.next_index = 0
         self.current: TestProcess | None = None
+        self.waiting = False  # for the caller's continue/cancel
         self.stop = False
         self.cancelled = False
 
@@ -107,11 +119,15 @@ def _probe(pidns_fd: int) -> None:
         raise OSError(0, message or f"namespace probe exited with status {status}")
 
 
-def setup(isolation: str, workers: int, simulate_failure: bool) -> tuple[_jail.Confinement, int | None]:
-    """Decide the isolation: namespaces when they work here, else rlimits with a reason."""
+def setup(isolation: str, workers: int, simulate_failure: bool,
+          layers: dict[str, bool]) -> tuple[_jail.Confinement, int | None]:
+    """Decide the isolation: namespaces when they work here, else rlimits with a reason;
+    then the syscall filter and the cgroups where this machine has them. Everything
+    that needs the host's files happens before the pivot into the private tree."""
     base = _new_base()
     root_user = os.geteuid() == 0
     pid = os.getpid()
+    extras = _extras(pid, workers, layers)
     reason = None
     if isolation == "rlimits":
         reason = "forced by isolation='rlimits'"
@@ -125,6 +141,7 @@ def setup(isolation: str, workers: int, simulate_failure: bool) -> tuple[_jail.C
             root = _jail.build_root(base, [_jail.slot_uid(pid, s) for s in range(workers)])
             _jail.enter_root(root)
             conf = _jail.Confinement(True, "namespaces(pid,ipc,mount,net,uts)+uid+rlimits", base, True, pid)
+            _apply(conf, extras, layers)
             _probe(pidns_fd)
             return conf, pidns_fd
         except OSError as exc:
@@ -132,11 +149,57 @@ def setup(isolation: str, workers: int, simulate_failure: bool) -> tuple[_jail.C
             if not os.path.isdir(base):  # we pivoted before failing: the host is out of view
                 raise
     label = "rlimits+uid" if root_user else "rlimits"
-    return _jail.Confinement(False, f"{label} (no namespaces: {reason})", base, root_user, pid), None
+    conf = _jail.Confinement(False, f"{label} (no namespaces: {reason})", base, root_user, pid)
+    _apply(conf, extras, layers)
+    return conf, None
+
+
+def _extras(pid: int, workers: int, layers: dict[str, bool]) -> dict[str, Any]:
+    """The syscall filter, the cgroups and a /proc fd, or why not (before any pivot)."""
+    extras: dict[str, Any] = {"proc_fd": os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)}
+    try:
+        if not layers["seccomp"]:
+            raise OSError(0, "turned off")
+        extras["seccomp"] = _filter.build()
+    except OSError as exc:
+        extras["seccomp_reason"] = exc.strerror or str(exc)
+    try:
+        if not layers["cgroup"]:
+            raise OSError(0, "turned off")
+        if os.geteuid() != 0:
+            raise OSError(0, "not running as root")
+        extras["cgroups"] = _cgroup.setup(pid, workers)
+    except OSError as exc:
+        extras["cgroup_reason"] = exc.strerror or str(exc)
+    return extras
+
+
+def _apply(conf: _jail.Confinement, extras: dict[str, Any], layers: dict[str, bool]) -> None:
+    """Record what is in force in the Confinement and in its description."""
+    conf.proc_fd = extras["proc_fd"]
+    conf.seccomp = extras.get("seccomp")
+    conf.cgroups = extras.get("cgroups")
+    parts = []
+    if conf.seccomp is not None:
+        parts.append("seccomp")
+    else:
+        parts.append(f"no seccomp ({extras['seccomp_reason']})")
+    conf.netns_per_test = conf.namespaces and (conf.seccomp is None or layers["netns"])
+    if conf.netns_per_test:
+        parts.append("network namespace per test")
+    if conf.cgroups is not None:
+        parts.append(f"memory and CPU time per test: {conf.cgroups.description}")
+    else:
+        parts.append(f"memory per process, CPU time per process tree (no cgroup: {extras['cgroup_reason']})")
+    conf.description += "; " + "; ".join(parts)
 
 
 class Server:
-    """The poll loop: requests in, raw outcomes out, ``workers`` programs at a time."""
+    """The poll loop: requests in, raw outcomes out, ``workers`` programs at a time.
+
+    Nothing a program does may stop it: an error while handling one test's events
+    fails that program alone (a runtime error with the reason), never the loop.
+    """
 
     def __init__(self, conf: _jail.Confinement, link: Link, workers: int,
                  req_fd: int, resp_fd: int) -> None:
@@ -165,16 +228,49 @@ class Server:
                 elif fd == self.link.sock.fileno():
                     self._from_zygote()
                 elif fd in self.by_fd:
-                    self._on_test_event(fd)
-            self._enforce_deadlines()
+                    program = self.by_fd[fd]
+                    self._guard(program, self._on_test_event, fd)
+            for program in list(self.programs.values()):
+                self._guard(program, self._enforce_limits, program)
             while self.queue and self.free and not self.closing:
                 self._start_program(self.queue.popleft())
 
+    def _guard(self, program: _Program, handler: Any, *args: Any) -> None:
+        """Run one handler of a program's events; if it fails, that program fails."""
+        try:
+            handler(*args)
+        except Exception as exc:  # noqa: BLE001 -- whatever it is, it is this program's
+            self._fail_program(program, f"{type(exc).__name__}: {exc}")
+
+    def _fail_program(self, program: _Program, reason: str) -> None:
+        if self.programs.get(program.job["id"]) is not program:
+            return
+        test = program.current
+        if test is not None:
+            with contextlib.suppress(Exception):
+                test.kill("failed", hard=True)
+            for fd in list(test.fds):
+                self._forget(fd)
+            test.close()
+            self.by_pid.pop(test.pid, None)
+            program.current = None
+            if not self.conf.namespaces:  # the shim died at once: its orphans are swept
+                self.link.send({"op": "sweep"})
+        self._send({"id": program.job["id"], "ev": "error",
+                    "message": f"the sandbox could not handle this program's test: {reason}"})
+        self._end_program(program)
+
     def _poll_timeout(self) -> int:
-        times = [t for p in self.programs.values() if p.current
-                 for t in (p.current.deadline, p.current.backstop,
-                           None if p.current.demoted else p.current.start + DEMOTE_AFTER)
-                 if t is not None]
+        times = []
+        for program in self.programs.values():
+            test = program.current
+            if test is None:
+                continue
+            times += [test.wall_deadline, test.next_cpu_check]
+            if test.backstop is not None:
+                times.append(test.backstop)
+            if not test.demoted:
+                times.append(test.start + DEMOTE_AFTER)
         if not times:
             return 60_000
         return max(0, int((min(times) - time.monotonic()) * 1000) + 1)
@@ -190,12 +286,21 @@ class Server:
             return
         for body in self.reader.feed(data):
             msg = json.loads(body)
-            if msg.get("op") == "run":
+            op = msg.get("op")
+            if op == "run":
                 self.queue.append(msg["job"])
-            elif msg.get("op") == "cancel":
+            elif op == "cancel":
                 self._cancel(int(msg["id"]))
-            elif msg.get("op") == "shutdown":
+            elif op == "continue":
+                self._continue(int(msg["id"]))
+            elif op == "shutdown":
                 self._shutdown()
+
+    def _continue(self, job_id: int) -> None:
+        program = self.programs.get(job_id)
+        if program is not None and program.waiting:
+            program.waiting = False
+            self._guard(program, self._next_test, program)
 
     def _cancel(self, job_id: int) -> None:
         for job in [j for j in self.queue if j["id"] == job_id]:
@@ -206,6 +311,8 @@ class Server:
             program.cancelled = True
             if program.current is not None:
                 program.current.kill("cancelled")
+            elif program.waiting:
+                self._end_program(program)
 
     def _shutdown(self) -> None:
         self.closing = True
@@ -217,27 +324,34 @@ class Server:
 
     def _send(self, obj: dict[str, Any]) -> None:
         try:
-            P.write_all(self.resp_fd, P.encode(obj))
+            data = P.encode(obj)
+        except (ValueError, TypeError, RecursionError):  # nothing the caller could read
+            obj = {"id": obj.get("id"), "ev": "error", "message": "the test's result could not be encoded"}
+            data = P.encode(obj)
+        try:
+            P.write_all(self.resp_fd, data)
         except BrokenPipeError:
             self.closing = True
 
     def _start_program(self, job: dict[str, Any]) -> None:
         limits = _jail.RunLimits(job["limits"])
-        budget = max(limits.program_timeout, limits.per_test)
         if job["style"] == "assert":
             # Compiled here once (it is the dataset's code) and sent as marshal bytes: the
             # zygote, whose every write costs a copy-on-write fault, only unmarshals it.
-            with contextlib.suppress(SyntaxError, ValueError):
+            with contextlib.suppress(SyntaxError, ValueError, RecursionError, MemoryError):
                 code = CheckCode(str(job["test"])).compiled()
                 job["check_code"] = binascii.b2a_base64(code, newline=False).decode()
             if job.get("prompt"):  # the prompt's helpers, for the checker and the program
                 with contextlib.suppress(SyntaxError, ValueError, MemoryError, RecursionError):
                     code = marshal.dumps(prompt_definitions(str(job["prompt"]), str(job["entry_point"])))
                     job["prompt_code"] = binascii.b2a_base64(code, newline=False).decode()
-        self.link.send({"op": "job", "job": job})
-        program = _Program(job, self.free.pop(), limits, time.monotonic() + budget)
+        program = _Program(job, self.free.pop(), limits)
         self.programs[job["id"]] = program
-        self._next_test(program)
+        self.link.send({"op": "job", "job": job})
+        if self.conf.cgroups is not None:  # the slot is empty: its cap for this program
+            self._guard(program, self.conf.cgroups.set_memory, program.slot, limits.memory_bytes)
+        if self.programs.get(job["id"]) is program:
+            self._guard(program, self._next_test, program)
 
     def _next_test(self, program: _Program) -> None:
         """Start the program's next test, or report it done."""
@@ -245,17 +359,9 @@ class Server:
         if program.stop or program.cancelled or program.next_index >= len(job["inputs"]):
             self._end_program(program)
             return
-        now = time.monotonic()
-        remaining = program.deadline - now
-        if remaining <= 0:
-            self._send({"id": job["id"], "ev": "test", "raw": {
-                "index": program.next_index, "timed_out": True, "program_timeout": True}})
-            self._end_program(program)
-            return
-        test = TestProcess(job, program.next_index, program.slot, self.conf,
-                           now + min(program.limits.per_test, remaining))
-        test.spawn(self.link)
+        test = TestProcess(job, program.next_index, program.slot, self.conf, time.monotonic())
         program.current = test
+        test.spawn(self.link)
         for fd in test.fds:
             self.by_fd[fd] = program
             self.poller.register(fd, select.POLLIN)
@@ -274,7 +380,7 @@ class Server:
         for msg, fds in messages:
             program = self.programs.get(int(msg.get("id", -1)))
             if msg["ev"] == "spawned":
-                if program is None or program.current is None:  # cannot happen; be safe
+                if program is None or program.current is None:  # failed meanwhile
                     for fd in fds:
                         os.close(fd)
                     continue
@@ -282,11 +388,11 @@ class Server:
                 self.by_pid[int(msg["pid"])] = program
             elif msg["ev"] == "spawn_failed" and program is not None and program.current:
                 program.current.spawn_error = str(msg["error"])
-                self._test_ended(program, 122 << 8, 0.0)
+                self._guard(program, self._test_ended, program, 122 << 8, 0.0)
             elif msg["ev"] == "exited":
                 program = self.by_pid.pop(int(msg["pid"]), None)
-                if program is not None:
-                    self._test_ended(program, int(msg["status"]), float(msg["cpu"]))
+                if program is not None and program.current is not None:
+                    self._guard(program, self._test_ended, program, int(msg["status"]), float(msg["cpu"]))
 
     def _test_ended(self, program: _Program, status: int, cpu_seconds: float) -> None:
         test = program.current
@@ -298,14 +404,15 @@ class Server:
         if program.cancelled:
             self._end_program(program)
             return
-        if raw["timed_out"] and test.deadline >= program.deadline - 1e-3:
-            raw["program_timeout"] = True
         self._send({"id": program.job["id"], "ev": "test", "raw": raw})
         kind = (raw.get("report") or {}).get("kind")
         if kind == "compile_error" or (kind != OK_KINDS[program.job["style"]]
                                        and program.job.get("stop_on_error", True)):
             program.stop = True
         program.next_index += 1
+        if program.gate and not program.stop and program.next_index < len(program.job["inputs"]):
+            program.waiting = True  # the caller compares, then says continue or cancel
+            return
         self._next_test(program)
 
     def _forget(self, fd: int) -> None:
@@ -313,45 +420,108 @@ class Server:
             self.poller.unregister(fd)
 
     def _end_program(self, program: _Program) -> None:
-        self.programs.pop(program.job["id"], None)
+        if self.programs.pop(program.job["id"], None) is None:
+            return
         self.link.send({"op": "forget", "id": program.job["id"]})
         self.free.append(program.slot)
         self._send({"id": program.job["id"], "ev": "done", "cancelled": program.cancelled})
 
-    def _enforce_deadlines(self) -> None:
+    def _enforce_limits(self, program: _Program) -> None:
+        """The test's CPU-time limit, its wall-clock backstop, and its demotion."""
+        test = program.current
+        if test is None:
+            return
         now = time.monotonic()
-        for program in list(self.programs.values()):
-            test = program.current
-            if test is None:
-                continue
-            if not test.demoted and test.pid > 0 and now - test.start >= DEMOTE_AFTER:
-                _demote(test)
-            if test.backstop is not None and now >= test.backstop:
+        if not test.demoted and test.pid > 0 and now - test.start >= DEMOTE_AFTER:
+            _demote(test, self.conf)
+        if test.backstop is not None:
+            if now >= test.backstop:
                 test.kill("backstop")  # a shim ignored SIGTERM: SIGKILL, then sweep orphans
                 test.backstop = None
                 self.link.send({"op": "sweep"})
-            elif test.kill_reason is None and now >= test.deadline:
-                test.kill("timeout")
+            return
+        if test.kill_reason is not None:
+            return
+        if now >= test.wall_deadline:
+            waited = _runqueue_wait(self.conf.proc_fd, test.pid) - test.wait_credit
+            if waited > CPU_CHECK_MIN and now < test.wall_ceiling:
+                # time it spent waiting for a CPU is the machine's load, not its own
+                test.wait_credit += waited
+                test.wall_deadline += waited
+            else:
+                test.kill("timeout:wall")
+        elif now >= test.next_cpu_check and test.pid > 0:
+            used = test.cpu_used()
+            if used >= test.limits.per_test:
+                test.kill("timeout:cpu")
+            else:  # no sooner than it could reach the limit on every core
+                test.next_cpu_check = now + max(CPU_CHECK_MIN, (test.limits.per_test - used) / CPUS)
 
 
-def _demote(test: TestProcess) -> None:
+def _demote(test: TestProcess, conf: _jail.Confinement) -> None:
     """Lowest CPU priority for a test that has run DEMOTE_AFTER seconds: a program stuck
     in a loop then burns only CPU nobody else wants, and quick tests of other programs
-    (and the caller's own work) go first. Its wall-clock limit is unchanged."""
+    (and the caller's own work) go first. Its limits are in CPU time: unchanged."""
     test.demoted = True
-    with contextlib.suppress(OSError):  # it may have exited just now
-        os.setpriority(os.PRIO_PROCESS, test.pid, DEMOTED_NICE)
-        # With autogroup scheduling a nice value only counts inside the process's own
-        # session, and each test has its own: demote that session's group too.
-        if os.getsid(test.pid) != os.getsid(0):
-            with open(f"/proc/{test.pid}/autogroup", "w") as group:
-                group.write(str(DEMOTED_NICE))
+    pids = [test.pid]
+    if not conf.namespaces and conf.proc_fd is not None:  # the shim's test and its children;
+        with contextlib.suppress(OSError):  # not the shim, which must clean up promptly
+            pids = _reap_tree(conf.proc_fd, test.pid)
+    ours = os.getsid(0)
+    for pid in pids:
+        with contextlib.suppress(OSError):  # it may have exited just now
+            os.setpriority(os.PRIO_PROCESS, pid, DEMOTED_NICE)
+            # With autogroup scheduling a nice value only counts inside the process's
+            # own session, and each test has its own: demote that session's group too,
+            # through the host's /proc (opened before the pivot: the tree has none).
+            if conf.proc_fd is not None and os.getsid(pid) not in (ours, -1):
+                fd = os.open(f"{pid}/autogroup", os.O_WRONLY, dir_fd=conf.proc_fd)
+                try:
+                    os.write(fd, str(DEMOTED_NICE).encode())
+                finally:
+                    os.close(fd)
 
 
-def _options(argv: list[str]) -> tuple[int, str, bool]:
-    """--workers N, --isolation auto|rlimits, --simulate-no-namespaces (no argparse: see
-    RunLimits on what the server imports)."""
+def _runqueue_wait(proc_fd: int | None, pid: int) -> float:
+    """Seconds ``pid`` has spent runnable but waiting for a CPU (/proc/<pid>/schedstat)."""
+    if proc_fd is None or pid <= 0:
+        return 0.0
+    try:
+        fd = os.open(f"{pid}/schedstat", os.O_RDONLY, dir_fd=proc_fd)
+        try:
+            return int(os.read(fd, 200).split()[1]) / 1e9
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _reap_tree(proc_fd: int, pid: int) -> list[int]:
+    """Descendants of ``pid`` read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir(proc_fd):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fd = os.open(f"{entry}/stat", os.O_RDONLY, dir_fd=proc_fd)
+                try:
+                    stat = os.read(fd, 4096)
+                finally:
+                    os.close(fd)
+                fields = stat[stat.rfind(b")") + 2 :].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    out, frontier = [], [pid]
+    while frontier:
+        frontier = [c for p in frontier for c in children.get(p, [])]
+        out += frontier
+    return out
+
+
+def _options(argv: list[str]) -> tuple[int, str, bool, dict[str, bool]]:
+    """--workers N, --isolation auto|rlimits, --simulate-no-namespaces, and --no-seccomp,
+    --no-cgroup, --netns-per-test to turn layers off or on (to measure what each costs).
+    No argparse: see RunLimits on what the server imports."""
     workers, isolation, simulate = os.cpu_count() or 1, "auto", False
+    layers = {"seccomp": True, "cgroup": True, "netns": False}
     args = iter(argv)
     for arg in args:
         if arg == "--workers":
@@ -360,16 +530,20 @@ def _options(argv: list[str]) -> tuple[int, str, bool]:
             isolation = next(args)
         elif arg == "--simulate-no-namespaces":
             simulate = True
+        elif arg in ("--no-seccomp", "--no-cgroup"):
+            layers[arg[5:]] = False
+        elif arg == "--netns-per-test":
+            layers["netns"] = True
         else:
             raise SystemExit(f"repair_tui.sandbox._server: unknown option {arg}")
     if isolation not in ("auto", "rlimits"):
         raise SystemExit(f"repair_tui.sandbox._server: unknown isolation {isolation}")
-    return workers, isolation, simulate
+    return workers, isolation, simulate, layers
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the server process."""
-    workers, isolation, simulate = _options(sys.argv[1:] if argv is None else argv)
+    workers, isolation, simulate, layers = _options(sys.argv[1:] if argv is None else argv)
     workers = max(1, min(workers, 256))
     # Keep the protocol off fds 0 and 1 so nothing forked later can write to it by accident.
     req_fd, resp_fd = os.dup(0), os.dup(1)
@@ -379,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     L.set_name("sbx-server")
     L.libc()
     preload(PRELOAD)
-    conf, pidns_fd = setup(isolation, workers, simulate)
+    conf, pidns_fd = setup(isolation, workers, simulate, layers)
     if not conf.namespaces:
         preload(PRELOAD_FALLBACK)
     L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
@@ -390,8 +564,14 @@ def main(argv: list[str] | None = None) -> int:
     _zygote_pid, link = _zygote.start(conf, pidns_fd)
     server = Server(conf, link, workers, req_fd, resp_fd)
     server._send({"ev": "hello", "isolation": conf.description, "namespaces": conf.namespaces,
-                  "pid": os.getpid(), "base": conf.base, "workers": workers})
-    server.serve()
+                  "pid": os.getpid(), "base": conf.base, "workers": workers,
+                  "cgroups": conf.cgroups.tops if conf.cgroups is not None else [],
+                  "uids": [conf.uid_for(0), conf.uid_for(workers - 1)] if conf.drop_uid else None})
+    try:
+        server.serve()
+    finally:
+        if conf.cgroups is not None:  # every test has ended: the groups are empty
+            conf.cgroups.remove()
     return 0
 
 

@@ -17,6 +17,7 @@ import signal
 from typing import Any, NoReturn
 
 import repair_tui.sandbox._child as _child
+import repair_tui.sandbox._filter as _filter
 import repair_tui.sandbox._jail as _jail
 import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._reap as _reap
@@ -44,10 +45,28 @@ class TestSpec:
         self.token = token
         self.limits = _jail.RunLimits(job["limits"])
         self.uid = conf.uid_for(slot)
+        self.parent_pidfd = -1
 
 
-def fork_test(spec: TestSpec, fds: list[int], pidns_fd: int | None) -> int:
-    """Fork the test process with ``fds`` (stdin, stdout, stderr, result) as its 0-3."""
+PARENT_FD = 4  # the zygote's pidfd in a test process, until the parent check
+
+
+def _pidfd_alive(fd: int) -> bool:
+    """The process behind a pidfd has not exited (a pidfd polls readable when it has)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return not poller.poll(0)
+
+
+def fork_test(spec: TestSpec, fds: list[int], pidns_fd: int | None, parent_pidfd: int) -> int:
+    """Fork the test process with ``fds`` (stdin, stdout, stderr, result) as its 0-3.
+
+    ``parent_pidfd`` refers to the forking process (the zygote): the test checks through
+    it that its parent is still alive once its parent-death signal is in place.
+    """
+    spec.parent_pidfd = parent_pidfd
     if pidns_fd is not None:
         L.unshare(L.CLONE_NEWPID)  # our next child is PID 1 of a new namespace
     try:
@@ -63,21 +82,39 @@ def fork_test(spec: TestSpec, fds: list[int], pidns_fd: int | None) -> int:
 def _child_main(spec: TestSpec, fds: list[int]) -> NoReturn:
     try:
         L.set_name("sbx-test")
-        L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote died: so do we
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
+        L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote died: so do we (until setuid)
+        cgroups = spec.conf.cgroups
+        if cgroups is not None:  # all it starts is counted and capped with it
+            for dir_fd in cgroups.join_fds(spec.slot):
+                fd = os.open("cgroup.procs", os.O_WRONLY, dir_fd=dir_fd)
+                os.write(fd, b"0")
+                os.close(fd)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in [*fds, spec.parent_pidfd]]
         for target, fd in enumerate(high):
             os.dup2(fd, target)
-        os.closerange(4, 1 << 20)  # the server's sockets, other tests' pipes
+        os.closerange(PARENT_FD + 1, 1 << 20)  # the server's sockets, other tests' pipes
         if spec.conf.namespaces:
-            _jail.enter_test_namespaces()
+            _jail.enter_test_namespaces(spec.conf.netns_per_test)
             _jail.confine_test_process(spec.limits, spec.uid, _jail.slot_workdir(spec.slot),
                                        True, spec.limits.max_processes)
-            _child.run(spec.job, spec.index, spec.token)
+            _jail.die_with_parent(lambda: _pidfd_alive(PARENT_FD))
+            os.close(PARENT_FD)
+            _start_program(spec)  # never returns
+        _jail.die_with_parent(lambda: _pidfd_alive(PARENT_FD))  # root still: kept
+        os.close(PARENT_FD)
         _shim(spec)
     except BaseException as exc:
         with contextlib.suppress(BaseException):
             os.write(2, f"sandbox: could not start the test: {type(exc).__name__}: {exc}\n".encode())
     os._exit(122)
+
+
+def _start_program(spec: TestSpec) -> NoReturn:
+    """Last step before the program: the syscall filter, then the harness."""
+    if spec.conf.seccomp is not None:
+        _filter.install(spec.conf.seccomp)
+    _child.run(spec.job, spec.index, spec.token)
+    os._exit(122)  # not reached: run() exits
 
 
 def _shim(spec: TestSpec) -> NoReturn:
@@ -91,11 +128,13 @@ def _shim(spec: TestSpec) -> NoReturn:
     else:  # our own uid: RLIMIT_NPROC counts the user's other processes too
         nproc += _jail.count_processes(os.getuid())
     signal.signal(signal.SIGTERM, _raise_stop)
+    shim = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
             _jail.confine_test_process(spec.limits, spec.uid, workdir, False, nproc)
-            _child.run(spec.job, spec.index, spec.token)
+            _jail.die_with_parent(lambda: os.getppid() == shim)
+            _start_program(spec)
         except BaseException as exc:
             os.write(2, f"sandbox: could not start the test: {exc}\n".encode())
         os._exit(122)

@@ -1,8 +1,8 @@
-"""One test case as the server sees it: its pipes, its deadline, its raw outcome.
+"""One test case as the server sees it: its pipes, its time limits, its raw outcome.
 
 The process itself is forked by the zygote (``_zygote``, ``_spawn``); the server keeps
 the read ends of its stdout, stderr and result pipes and a pidfd to signal it, reads
-with caps, enforces the deadline, and turns what it saw into a raw outcome. It never
+with caps, measures its CPU time, and turns what it saw into a raw outcome. It never
 has expected outputs.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import time
 from typing import Any
@@ -21,6 +22,9 @@ from repair_tui.sandbox._zygote import Link
 
 STDERR_KEEP = 4096  # bytes of stderr sent back (the end of it)
 SHIM_GRACE = 2.0  # seconds a shim gets to clean up after SIGTERM before SIGKILL
+WALL_CEILING = 10.0  # multiples of the CPU-time limit a test may last on a loaded machine
+DRAIN_GRACE = 0.2  # seconds to read what is left in the pipes of a test that exited
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class _Stop(Exception):
@@ -37,13 +41,22 @@ class TestProcess:
     __test__ = False  # not a pytest class
 
     def __init__(self, job: dict[str, Any], index: int, slot: int, conf: _jail.Confinement,
-                 deadline: float) -> None:
+                 start: float) -> None:
         self.job = job
         self.index = index
         self.slot = slot
         self.conf = conf
         self.limits = _jail.RunLimits(job["limits"])
-        self.deadline = deadline
+        self.start = start
+        self.wall_deadline = start + self.limits.wall  # the backstop for sleeping or blocked tests
+        self.wait_credit = 0.0  # seconds added to it for waiting on a busy machine's CPUs
+        # ... but never past this: a test starved of CPU by others still ends
+        self.wall_ceiling = start + max(WALL_CEILING * self.limits.per_test, self.limits.wall)
+        # the first CPU-time check: no test can use its limit sooner, even on every core
+        self.next_cpu_check = start + self.limits.per_test / (os.cpu_count() or 1)
+        cgroups = conf.cgroups
+        self.cpu_base = cgroups.cpu_seconds(slot) if cgroups is not None else 0.0
+        self.oom_base = cgroups.oom_kills(slot) if cgroups is not None else 0
         self.token = os.urandom(16).hex()
         self.bufs = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray()}
         self.caps = {"stdout": self.limits.output_bytes, "stderr": self.limits.output_bytes,
@@ -52,7 +65,6 @@ class TestProcess:
         self.kill_reason: str | None = None
         self.backstop: float | None = None  # when a shim that ignored SIGTERM gets SIGKILL
         self.pid = self.pidfd = -1
-        self.start = 0.0
         self.demoted = False  # moved to the lowest CPU priority (see _server._demote)
         self.spawn_error: str | None = None
 
@@ -64,7 +76,6 @@ class TestProcess:
             os.lseek(stdin_fd, 0, os.SEEK_SET)
         pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
         child_fds = [stdin_fd] + [w for _, w in pipes.values()]
-        self.start = time.monotonic()
         try:
             link.send({"op": "spawn", "id": self.job["id"], "index": self.index, "slot": self.slot,
                        "token": self.token, "fds": 1}, child_fds)
@@ -101,13 +112,23 @@ class TestProcess:
             self.kill("output_limit:" + name)
         return True
 
-    def kill(self, reason: str) -> None:
-        """Stop the test now; ``reason`` is recorded (timeout, output_limit:..., cancelled)."""
+    def cpu_used(self) -> float:
+        """CPU seconds the test's processes used so far: its cgroup's count, or the sum
+        over its live process tree read from the host's /proc."""
+        if self.conf.cgroups is not None:
+            return float(self.conf.cgroups.cpu_seconds(self.slot)) - self.cpu_base
+        if self.conf.proc_fd is None or self.pid <= 0:
+            return 0.0
+        return _tree_cpu(self.conf.proc_fd, self.pid)
+
+    def kill(self, reason: str, hard: bool = False) -> None:
+        """Stop the test now; ``reason`` is recorded (timeout:cpu, timeout:wall,
+        output_limit:..., cancelled)."""
         if self.kill_reason is None:
             self.kill_reason = reason
         if self.pidfd < 0:
             return  # not forked yet: ``spawned`` delivers it
-        if self.conf.namespaces or self.backstop is not None:
+        if self.conf.namespaces or self.backstop is not None or hard:
             sig = signal.SIGKILL
         else:  # the shim cleans up on SIGTERM; SIGKILL would orphan the program's processes
             sig = signal.SIGTERM
@@ -116,26 +137,36 @@ class TestProcess:
             signal.pidfd_send_signal(self.pidfd, sig)
 
     def finish(self, status: int, cpu_seconds: float) -> dict[str, Any]:
-        """The process was reaped (``status``): read the rest of its output; the raw outcome."""
+        """The process was reaped (``status``): read the rest of its output; the raw outcome.
+
+        Never blocks for long: the pipes are drained for at most DRAIN_GRACE, since a
+        copy of a write end may live on elsewhere.
+        """
         duration = time.monotonic() - self.start
-        end = time.monotonic() + 1.0
-        while self.fds and time.monotonic() < end:  # every writer is dead: EOF comes
-            for fd in list(self.fds):
-                os.set_blocking(fd, True)
-                self.on_readable(fd)
+        self._drain()
         self.close()
-        if self.conf.namespaces:  # the next test in this slot starts with an empty work dir
-            _jail.clear_dir(_jail.slot_workdir(self.slot))
+        if self.conf.cgroups is not None:
+            cpu_seconds = max(cpu_seconds, self.cpu_used())
+            oom = self.conf.cgroups.oom_kills(self.slot) > self.oom_base
+        else:
+            oom = False
         report, problem = parse_report(bytes(self.bufs["result"]), self.token)
         code = os.waitstatus_to_exitcode(status)
         reason = self.kill_reason or ""
+        limit = self.limits.per_test
+        if not reason and cpu_seconds > limit:  # it finished, but past its CPU time
+            reason = "timeout:cpu"
+        timed_out = reason.startswith("timeout") or reason == "backstop"
         return {
             "index": self.index,
             "duration": round(duration, 6),
             "exit_code": code if code >= 0 else None,
             "signal": -code if code < 0 else None,
             "cpu_seconds": round(cpu_seconds, 6),
-            "timed_out": reason in ("timeout", "backstop"),
+            "timed_out": timed_out,
+            "limit": ("wall" if reason in ("timeout:wall", "backstop") else "cpu") if timed_out else None,
+            "seconds": (round(duration, 1) if reason in ("timeout:wall", "backstop") else limit) if timed_out else None,
+            "memory_limit": oom and not timed_out,
             "killed": reason or None,
             "output_limit": reason.split(":", 1)[1] if reason.startswith("output_limit:") else None,
             "stdout": bytes(self.bufs["stdout"][: self.caps["stdout"]]).decode("utf-8", "replace"),
@@ -144,6 +175,19 @@ class TestProcess:
             "report": report,
             "report_problem": problem,
         }
+
+    def _drain(self) -> None:
+        end = time.monotonic() + DRAIN_GRACE
+        poller = select.poll()
+        for fd in self.fds:
+            poller.register(fd, select.POLLIN)
+        while self.fds:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            for fd, _ in poller.poll(int(left * 1000) + 1):
+                if fd in self.fds and not self.on_readable(fd):
+                    poller.unregister(fd)
 
     def close(self) -> None:
         for fd in [*self.fds, self.pidfd]:
@@ -167,8 +211,39 @@ def parse_report(data: bytes, token: str) -> tuple[dict[str, Any] | None, str | 
         return None, "unexpected data on the result channel"
     try:
         report = json.loads(frames[0])
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):  # not JSON, or nested too deep
         return None, "unreadable data on the result channel"
     if not isinstance(report, dict) or report.pop("token", None) != token:
         return None, "forged data on the result channel"
     return report, None
+
+
+def _tree_cpu(proc_fd: int, pid: int) -> float:
+    """user + system time of ``pid`` and its live descendants (each with the time of
+    the children it reaped), from /proc/<pid>/stat through the host's /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in os.listdir(proc_fd):
+        if not entry.isdigit():
+            continue
+        try:
+            fd = os.open(f"{entry}/stat", os.O_RDONLY, dir_fd=proc_fd)
+            try:
+                stat = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 14:
+            parents[int(entry)] = int(fields[1])
+            times[int(entry)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    children: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    total, frontier = 0, [pid]
+    while frontier:
+        p = frontier.pop()
+        total += times.get(p, 0)
+        frontier += children.get(p, [])
+    return total / CLK_TCK

@@ -88,8 +88,12 @@ class _Zygote:
     def serve(self) -> NoReturn:
         L.set_name("sbx-zygote")
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so do we (and our tests)
+        if os.getppid() != self.conf.server_pid:  # it died before that
+            os._exit(1)
         L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
-        keep = {self.link.sock.fileno(), *([self.pidns_fd] if self.pidns_fd is not None else [])}
+        self.pidfd = os.pidfd_open(os.getpid())  # each test checks its parent through it
+        keep = {self.link.sock.fileno(), self.pidfd, *self._cgroup_fds(),
+                *([self.pidns_fd] if self.pidns_fd is not None else [])}
         for fd in range(3, 1 << 10):  # the server's protocol pipes are not ours
             if fd not in keep:
                 with contextlib.suppress(OSError):
@@ -109,6 +113,12 @@ class _Zygote:
                     self._reap()
                 elif not self._read():
                     os._exit(0)  # the server closed the link
+
+    def _cgroup_fds(self) -> list[int]:
+        cgroups = self.conf.cgroups
+        if cgroups is None:
+            return []
+        return [fd for slot in range(len(cgroups.memory.slot_fds)) for fd in cgroups.join_fds(slot)]
 
     def _read(self) -> bool:
         messages = self.link.receive()
@@ -136,7 +146,9 @@ class _Zygote:
         spec = _spawn.TestSpec(self.conf, self.jobs[int(msg["id"])], int(msg["index"]),
                                int(msg["slot"]), str(msg["token"]))
         try:
-            pid = _spawn.fork_test(spec, fds, self.pidns_fd)
+            if self.conf.namespaces:  # a new, empty work dir: nothing of the last test's
+                _jail.fresh_workdir(spec.slot, spec.uid if spec.uid is not None else 0)
+            pid = _spawn.fork_test(spec, fds, self.pidns_fd, self.pidfd)
         except OSError as exc:  # e.g. EAGAIN: report it as this test's failure
             self.link.send({"ev": "spawn_failed", "id": msg["id"], "error": str(exc)})
             return

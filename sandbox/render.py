@@ -71,7 +71,9 @@ def error_message(r: TestResult, detail: dict[str, Any], style: str, limits: Lim
         seconds = detail.get("seconds") or max(limits.timeout, limits.min_timeout)
         verb = "did not return" if style == "call" else "did not finish"
         unit = "second" if seconds == 1 else "seconds"
-        return f"{given}{who} {verb} within {seconds:g} {unit} (time limit exceeded)"
+        if detail.get("wall"):
+            return f"{given}{who} {verb} within {seconds:g} {unit} of wall-clock time (time limit exceeded)"
+        return f"{given}{who} {verb} within {seconds:g} {unit} of CPU time (time limit exceeded)"
     if status is Status.MEMORY_LIMIT:
         return f"{given}{who} ran out of memory (limit {_size(limits.memory_bytes)})"
     if status is Status.OUTPUT_LIMIT:

@@ -22,7 +22,7 @@ class Status(str, enum.Enum):  # noqa: UP042 -- str() and format() must stay as 
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     # The test was not run because an earlier one failed fatally (compile error,
-    # whole-program timeout); kept so results line up with cases.
+    # or any failure when stopping at the first); kept so results line up with cases.
     SKIPPED = "skipped"
 
 
@@ -30,11 +30,11 @@ class Status(str, enum.Enum):  # noqa: UP042 -- str() and format() must stay as 
 class Limits:
     """Resource limits for one program. Times in seconds, sizes in bytes."""
 
-    timeout: float = 4.0  # wall clock per test case
+    timeout: float = 4.0  # CPU time per test case, all its processes together
     min_timeout: float = 1.0  # floor for any per-test limit
-    program_timeout: float = 30.0  # wall clock for all cases of one program
-    cpu_seconds: int = 10
-    memory_bytes: int = 2 * 1024**3  # address space (RLIMIT_AS)
+    # Wall-clock backstop per test for programs that sleep or block; None: 3x the limit.
+    wall_timeout: float | None = None
+    memory_bytes: int = 2 * 1024**3  # per test, all its processes (cgroup); RLIMIT_AS per process
     output_bytes: int = 1 * 1024**2  # stdout and stderr each, per test
     file_bytes: int = 16 * 1024**2  # RLIMIT_FSIZE
     open_files: int = 64

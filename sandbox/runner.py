@@ -33,6 +33,9 @@ log = logging.getLogger("repair_tui.sandbox")
 
 ISOLATIONS = ("auto", "rlimits")
 SIMULATE_ENV = "REPAIR_TUI_SANDBOX_SIMULATE_NO_NAMESPACES"  # tests: pretend unshare fails
+# Benchmarks: turn layers off or on, e.g. "no-seccomp,no-cgroup,netns-per-test".
+LAYERS_ENV = "REPAIR_TUI_SANDBOX_LAYERS"
+LAYER_OPTIONS = ("no-seccomp", "no-cgroup", "netns-per-test")
 STALE_DIR = "/tmp"  # where servers make their dirs (they run with no TMPDIR)
 STALE_AGE = 30.0  # seconds: a younger unlocked dir may be one whose owner is about to lock it
 SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -82,6 +85,8 @@ class Sandbox:
         self._closed = False
         self._description = ""
         self._base: str | None = None
+        self._cgroups: list[str] = []  # the server's cgroup dirs (removed after it exits)
+        self._uids: list[int] | None = None  # first and last uid its programs run as
         self._base_fd: int | None = None  # holds a shared flock on the dir while we live
         self._start()
 
@@ -93,6 +98,9 @@ class Sandbox:
                "--workers", str(self.workers), "--isolation", self.isolation]
         if os.environ.get(SIMULATE_ENV):
             cmd.append("--simulate-no-namespaces")
+        for layer in os.environ.get(LAYERS_ENV, "").split(","):
+            if layer.strip() in LAYER_OPTIONS:
+                cmd.append("--" + layer.strip())
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=dict(SERVER_ENV), cwd="/",
                                 start_new_session=True)
@@ -107,6 +115,8 @@ class Sandbox:
         self._proc = proc
         self._description = str(hello["isolation"])
         self._base = str(hello.get("base") or "") or None
+        self._cgroups = [str(top) for top in hello.get("cgroups") or []]
+        self._uids = hello.get("uids")
         self._base_fd = _hold(self._base)
         if not hello.get("namespaces"):
             level = logging.WARNING if self.isolation == "auto" else logging.INFO
@@ -141,6 +151,7 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        self._sweep()
         if self._base and os.path.isdir(self._base):
             shutil.rmtree(self._base, ignore_errors=True)  # the server died before cleaning up
         if self._base_fd is not None:
@@ -205,16 +216,36 @@ class Sandbox:
         for line in proc.stderr:
             log.debug("sandbox server: %s", line.decode(errors="replace").rstrip())
 
+    def _sweep(self) -> None:
+        """After the server exited: kill whatever its tests left (a killed server cannot),
+        by cgroup and by uid, then remove its cgroups."""
+        from repair_tui.sandbox import _cgroup
+
+        for top in self._cgroups:
+            _cgroup.kill_all(top)
+        if self._uids and os.geteuid() == 0:
+            _kill_uids(self._uids[0], self._uids[1])
+        for top in self._cgroups:
+            _cgroup.remove_tree(top)
+
     def _read_loop(self, proc: subprocess.Popen[bytes], outbox: queue.Queue[bytes | None]) -> None:
+        """Never dies on what it reads: a frame it cannot handle fails its program only."""
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
-        try:
-            while True:
-                self._on_frame(P.read_frame(fd))
-        except (EOFError, OSError, ValueError):
-            pass
+        while True:
+            try:
+                msg = P.read_frame(fd)
+            except (EOFError, OSError, ValueError, RecursionError, MemoryError):
+                break
+            try:
+                self._on_frame(msg)
+            except Exception as exc:  # noqa: BLE001 -- a forged value: its program fails
+                self._fail_frame(msg, exc)
         proc.wait()
         outbox.put(None)
+        if proc.returncode != 0 or not self._closed:
+            with contextlib.suppress(Exception):
+                self._sweep()
         with self._lock:
             lost = [p for p in self._pending.values() if p.server is proc]
             for p in lost:
@@ -223,6 +254,20 @@ class Sandbox:
                 log.warning("sandbox: the server exited (status %s); restarting on next use", proc.returncode)
         for pending in lost:  # fail what was in flight rather than hang its callers
             self._complete(pending, error=f"the sandbox server exited (status {proc.returncode})")
+
+    def _fail_frame(self, msg: Any, exc: Exception) -> None:
+        job_id = msg.get("id") if isinstance(msg, dict) else None
+        with self._lock:
+            pending = self._pending.pop(job_id, None) if isinstance(job_id, int) else None
+        if pending is None:
+            log.warning("sandbox: unreadable frame from the server: %s", exc)
+            return
+        self._send_op("cancel", pending)
+        self._complete(pending, error=f"its result could not be read ({type(exc).__name__}: {exc})")
+
+    def _send_op(self, op: str, pending: _Pending) -> None:
+        with contextlib.suppress(Exception):
+            self._outbox.put(P.encode({"op": op, "id": pending.job_id}))
 
     def _on_frame(self, msg: dict[str, Any]) -> None:
         with self._lock:
@@ -243,19 +288,31 @@ class Sandbox:
             self._complete(pending, error=error)
 
     def _on_test(self, pending: _Pending, raw: dict[str, Any]) -> None:
+        """Record a test's outcome; when stopping at the first failure the server waits
+        for our word before it starts the next test: continue, or cancel."""
         index = int(raw["index"])
         pending.raws[index] = raw
         if pending.cancel_sent or not pending.limits.stop_at_first_failure:
             return
-        result, _ = V.classify(pending.spec, index, raw, pending.limits)
-        if not result.passed:  # stop the remaining tests: the verdict is decided
+        try:
+            passed = V.classify(pending.spec, index, raw, pending.limits)[0].passed
+        except Exception:  # noqa: BLE001 -- a forged value fails the test (see build_verdict)
+            passed = False
+        if passed:
+            self._send_op("continue", pending)
+        else:  # the verdict is decided: no further test starts
             pending.cancel_sent = True
-            self._outbox.put(P.encode({"op": "cancel", "id": pending.job_id}))
+            self._send_op("cancel", pending)
 
     def _complete(self, pending: _Pending, error: str | None) -> None:
-        pending.verdict = V.build_verdict(pending.spec, pending.raws,
-                                          self._description, pending.limits,
-                                          time.monotonic() - pending.started, error)
+        try:
+            pending.verdict = V.build_verdict(pending.spec, pending.raws,
+                                              self._description, pending.limits,
+                                              time.monotonic() - pending.started, error)
+        except Exception as exc:  # noqa: BLE001 -- never leave the caller waiting
+            problem = f"its result could not be read ({type(exc).__name__}: {exc})"
+            pending.verdict = V.build_verdict(pending.spec, {}, self._description, pending.limits,
+                                              time.monotonic() - pending.started, problem)
         pending.done.set()
 
 
@@ -310,6 +367,25 @@ def _remove_if_stale(path: str, now: float) -> None:
         shutil.rmtree(path, ignore_errors=True)
     finally:
         os.close(fd)
+
+
+def _kill_uids(first: int, last: int) -> None:
+    """SIGKILL every process whose uid is in [first, last] (the server's per-slot uids)."""
+    for _ in range(20):
+        found = False
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    uid = os.stat(f"/proc/{entry}").st_uid
+                except OSError:
+                    continue
+                if first <= uid <= last:
+                    found = True
+                    with contextlib.suppress(OSError):
+                        os.kill(int(entry), 9)
+        if not found:
+            return
+        time.sleep(0.01)
 
 
 def _job(pending: _Pending) -> dict[str, Any]:

@@ -56,9 +56,13 @@ def classify(spec: dict[str, Any], index: int, raw: dict[str, Any],
     stderr = raw.get("stderr") or ""
     detail: dict[str, Any] = {}
     if raw.get("timed_out"):
-        if raw.get("program_timeout"):
-            detail["seconds"] = max(limits.program_timeout, limits.timeout, limits.min_timeout)
+        if raw.get("seconds"):
+            detail["seconds"] = float(raw["seconds"])
+        detail["wall"] = raw.get("limit") == "wall"
         return TestResult(status=Status.TIMEOUT, got=render.truncate(stdout) or None, **base), detail
+    if raw.get("memory_limit"):
+        return TestResult(status=Status.MEMORY_LIMIT, message="its processes together exceeded "
+                          f"{limits.memory_bytes} bytes", **base), detail
     if raw.get("output_limit"):
         return TestResult(status=Status.OUTPUT_LIMIT, message=f"{raw['output_limit']} exceeded "
                           f"{limits.output_bytes} bytes", **base), detail
@@ -104,8 +108,9 @@ def _other_failure(raw: dict[str, Any], report: dict[str, Any], style: str, stde
     """Status, error type and message for failures other than exceptions; None if ok so far."""
     kind = report.get("kind")
     sig = raw.get("signal")
+    per_process = int(max(limits.timeout, limits.min_timeout)) + 2  # RLIMIT_CPU (see _jail)
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and not raw.get("killed")
-                                 and float(raw.get("cpu_seconds") or 0) >= limits.cpu_seconds - 0.5):
+                                 and float(raw.get("cpu_seconds") or 0) >= per_process - 0.5):
         return Status.TIMEOUT, None, "exceeded its CPU time limit"
     if sig is not None:
         if any(h in stderr for h in _MEMORY_HINTS):

@@ -7,11 +7,21 @@ import os
 from repair_tui.sandbox import Limits, Sandbox
 
 # Short limits keep hostile programs quick; min_timeout is lowered so they apply.
-FAST = Limits(timeout=0.5, min_timeout=0.1, program_timeout=3.0, cpu_seconds=5)
+FAST = Limits(timeout=0.5, min_timeout=0.1)
 
 
 def namespaces_available(box: Sandbox) -> bool:
     return box.isolation_description.startswith("namespaces")
+
+
+def filter_in_force(box: Sandbox) -> bool:
+    """The syscall filter is on (the isolation line says "seccomp", not "no seccomp")."""
+    return "; seccomp" in box.isolation_description
+
+
+def cgroup_in_force(box: Sandbox) -> bool:
+    """Memory and CPU time are counted per test by a cgroup."""
+    return "per test: cgroup" in box.isolation_description
 
 
 def processes_matching(marker: str) -> list[int]:

@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 from repair_tui.sandbox import Limits, Sandbox, Status
-from sandbox_helpers import assert_host_unharmed, namespaces_available, processes_matching
+from sandbox_helpers import (
+    assert_host_unharmed,
+    cgroup_in_force,
+    filter_in_force,
+    namespaces_available,
+    processes_matching,
+)
 
 
 def stdio(output: str = "42") -> dict[str, Any]:
@@ -169,13 +175,18 @@ def test_connecting_to_a_local_server(any_sandbox: Sandbox, listener: socket.soc
         "s.sendall(b'stolen')\nprint('connected')\n"
     )
     verdict = run_hostile(any_sandbox, program, stdio("nope"))
-    if namespaces_available(any_sandbox):
+    if filter_in_force(any_sandbox):  # no socket can be made at all
+        assert status(verdict) is Status.RUNTIME_ERROR
+        assert verdict.results[0].error_type == "PermissionError"
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    elif namespaces_available(any_sandbox):
         assert status(verdict) is Status.RUNTIME_ERROR
         assert verdict.results[0].error_type == "OSError"
         assert "Network is unreachable" in (verdict.results[0].message or "")
         with pytest.raises(TimeoutError):
             listener.accept()
-    else:  # the fallback has no network isolation
+    else:  # the fallback without a filter has no network isolation
         assert "connected" in (verdict.results[0].got or "")
 
 

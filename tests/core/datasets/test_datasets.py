@@ -443,7 +443,7 @@ def test_shipped_tests_catch_simple_bugs(sandbox: Any) -> None:
     in the shipped references fail their tests (apart from a few equivalent mutants)."""
     from repair_tui.sandbox.result import Limits
 
-    limits = Limits(timeout=1.0, program_timeout=8.0)
+    limits = Limits(timeout=1.0)
     killed = total = 0
     for task in load_dataset("apps-sample"):
         mutants = _mutants(task.references[0])
