@@ -76,17 +76,22 @@ class _Group:
 class Cgroups:
     """What the server could set up: ``kind`` is "v2" or "v1"."""
 
-    def __init__(self, kind: str, memory: _Group, cpu: _Group | None) -> None:
+    def __init__(self, kind: str, memory: _Group, cpu: _Group | None,
+                 weight: _Group | None = None) -> None:
         self.kind = kind
         self.memory = memory
         self.cpu = cpu or memory  # v2: one group has both
-        self.tops = [memory.top] + ([cpu.top] if cpu is not None else [])
+        # where a slot's CPU weight is set (v1 "cpu", v2 cpu.weight), or None
+        self.weight = weight
+        groups = [memory, cpu, weight]
+        self.groups = [g for i, g in enumerate(groups) if g is not None and g not in groups[:i]]
+        self.tops = [g.top for g in self.groups]
+        self.low: set[int] = set()  # slots whose weight is low now
 
     def remove(self) -> None:
         """Remove the groups (all tests have ended)."""
-        self.memory.remove()
-        if self.cpu is not self.memory:
-            self.cpu.remove()
+        for group in self.groups:
+            group.remove()
 
     @property
     def description(self) -> str:
@@ -94,10 +99,20 @@ class Cgroups:
 
     def join_fds(self, slot: int) -> list[int]:
         """The dirs whose cgroup.procs a test process writes itself into."""
-        fds = [self.memory.slot_fds[slot]]
-        if self.cpu is not self.memory:
-            fds.append(self.cpu.slot_fds[slot])
-        return fds
+        return [g.slot_fds[slot] for g in self.groups]
+
+    def set_weight(self, slot: int, low: bool) -> None:
+        """A slot's CPU weight among the sandbox's slots only (its share against the
+        rest of the machine stays that of the server's group): low for a test still
+        running after a while, normal again for the next."""
+        if self.weight is None or low == (slot in self.low):
+            return
+        self.low ^= {slot}
+        fd = self.weight.slot_fds[slot]
+        if self.kind == "v2":
+            _write_at(fd, "cpu.weight", "1" if low else "100")
+        else:
+            _write_at(fd, "cpu.shares", "2" if low else "1024")
 
     def set_memory(self, slot: int, limit: int) -> None:
         """The slot's cap for its next program (the slot is empty now)."""
@@ -159,13 +174,15 @@ def _setup_v2(base: str, server_pid: int, slots: int) -> Cgroups:
         if f.read().strip() and base.rstrip("/") not in V2_MOUNTS:
             # "no internal processes": a populated non-root group cannot pass controllers down
             raise OSError(0, f"{base} holds processes")
+    with open(os.path.join(base, "cgroup.controllers")) as f:
+        wanted = "+memory +cpu" if "cpu" in f.read().split() else "+memory"
     with open(os.path.join(base, "cgroup.subtree_control"), "w") as f:
-        f.write("+memory")
+        f.write(wanted)
     top = os.path.join(base, f"repair-tui-{server_pid}")
     try:
         group = _Group(top, 0)
         with open(os.path.join(top, "cgroup.subtree_control"), "w") as f:
-            f.write("+memory")
+            f.write(wanted)
         group.slot_paths = [os.path.join(top, f"slot{i}") for i in range(slots)]
         for path in group.slot_paths:
             os.mkdir(path, 0o755)
@@ -173,16 +190,21 @@ def _setup_v2(base: str, server_pid: int, slots: int) -> Cgroups:
     except OSError:
         remove_tree(top)
         raise
-    return Cgroups("v2", group, None)
+    return Cgroups("v2", group, None, group if "cpu" in wanted else None)
 
 
 def _setup_v1(own: dict[str, str], server_pid: int, slots: int) -> Cgroups:
     name = f"repair-tui-{server_pid}"
     memory = _Group(os.path.join(V1_ROOT, "memory", own["memory"].lstrip("/"), name), slots)
     try:
-        cpu_dir = next(c for c in ("cpuacct", "cpu,cpuacct") if os.path.isdir(os.path.join(V1_ROOT, c)))
+        joint = os.path.isdir(os.path.join(V1_ROOT, "cpu,cpuacct"))
+        cpu_dir = "cpu,cpuacct" if joint else "cpuacct"
         cpu = _Group(os.path.join(V1_ROOT, cpu_dir, own.get("cpuacct", "/").lstrip("/"), name), slots)
-        cgroups = Cgroups("v1", memory, cpu)
+        weight = cpu if joint else None
+        if not joint and os.path.isdir(os.path.join(V1_ROOT, "cpu")):
+            with contextlib.suppress(OSError):
+                weight = _Group(os.path.join(V1_ROOT, "cpu", own.get("cpu", "/").lstrip("/"), name), slots)
+        cgroups = Cgroups("v1", memory, cpu, weight)
         cgroups.set_memory(0, 1 << 30)  # fails now, not per test, when the files are not ours
         return cgroups
     except (OSError, StopIteration) as exc:

@@ -179,19 +179,21 @@ def _apply(conf: _jail.Confinement, extras: dict[str, Any], layers: dict[str, bo
     conf.proc_fd = extras["proc_fd"]
     conf.seccomp = extras.get("seccomp")
     conf.cgroups = extras.get("cgroups")
-    parts = []
+    main, _, reason = conf.description.partition(" (")
+    reasons = [reason.rstrip(")")] if reason else []
     if conf.seccomp is not None:
-        parts.append("seccomp")
+        main += "+seccomp"
     else:
-        parts.append(f"no seccomp ({extras['seccomp_reason']})")
+        reasons.append(f"no seccomp: {extras['seccomp_reason']}")
     conf.netns_per_test = conf.namespaces and (conf.seccomp is None or layers["netns"])
     if conf.netns_per_test:
-        parts.append("network namespace per test")
+        main += "+netns-per-test"
     if conf.cgroups is not None:
-        parts.append(f"memory and CPU time per test: {conf.cgroups.description}")
+        main += f"+cgroup-{conf.cgroups.kind}(memory,cpu-time)"
     else:
-        parts.append(f"memory per process, CPU time per process tree (no cgroup: {extras['cgroup_reason']})")
-    conf.description += "; " + "; ".join(parts)
+        reasons.append(f"no cgroup: {extras['cgroup_reason']}; memory capped per process, "
+                       "CPU time counted per process tree")
+    conf.description = main + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 class Server:
@@ -361,6 +363,8 @@ class Server:
             return
         test = TestProcess(job, program.next_index, program.slot, self.conf, time.monotonic())
         program.current = test
+        if self.conf.cgroups is not None and self.conf.cgroups.weight is not None:
+            self.conf.cgroups.set_weight(program.slot, low=False)
         test.spawn(self.link)
         for fd in test.fds:
             self.by_fd[fd] = program
@@ -463,6 +467,13 @@ def _demote(test: TestProcess, conf: _jail.Confinement) -> None:
     in a loop then burns only CPU nobody else wants, and quick tests of other programs
     (and the caller's own work) go first. Its limits are in CPU time: unchanged."""
     test.demoted = True
+    if conf.cgroups is not None and conf.cgroups.weight is not None:
+        # Its slot's weight among the sandbox's slots: the rest of the machine's load
+        # does not starve it (its CPU-time limit then ends it as on a quiet machine).
+        conf.cgroups.set_weight(test.slot, low=True)
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, test.pid, DEMOTED_NICE)
+        return
     pids = [test.pid]
     if not conf.namespaces and conf.proc_fd is not None:  # the shim's test and its children;
         with contextlib.suppress(OSError):  # not the shim, which must clean up promptly

@@ -15,13 +15,13 @@ def namespaces_available(box: Sandbox) -> bool:
 
 
 def filter_in_force(box: Sandbox) -> bool:
-    """The syscall filter is on (the isolation line says "seccomp", not "no seccomp")."""
-    return "; seccomp" in box.isolation_description
+    """The syscall filter is on (the isolation line says "+seccomp")."""
+    return "+seccomp" in box.isolation_description
 
 
 def cgroup_in_force(box: Sandbox) -> bool:
     """Memory and CPU time are counted per test by a cgroup."""
-    return "per test: cgroup" in box.isolation_description
+    return "+cgroup-" in box.isolation_description
 
 
 def processes_matching(marker: str) -> list[int]:
