@@ -18,7 +18,6 @@ import pytest
 from repair_tui.sandbox import Limits, Sandbox, Status
 from sandbox_helpers import (
     assert_host_unharmed,
-    cgroup_in_force,
     filter_in_force,
     namespaces_available,
     processes_matching,
