@@ -18,9 +18,11 @@ import pytest
 from repair_tui.sandbox import Limits, Sandbox, Status
 from sandbox_helpers import (
     assert_host_unharmed,
+    cgroup_in_force,
     filter_in_force,
     namespaces_available,
     processes_matching,
+    server_pid,
 )
 
 
@@ -540,3 +542,186 @@ def test_a_program_still_running_after_half_a_second_drops_to_the_lowest_cpu_pri
     )
     verdict = sandbox.run(program, stdio("0\n19"), Limits(timeout=4.0))
     assert verdict.passed, verdict.results[0].got
+
+
+# -- No test learns another's outcome; nothing carries over --------------------------
+
+
+def test_a_test_after_a_failed_one_never_starts(fallback: Sandbox) -> None:
+    # The next test starts only once the caller has compared the last one: a failed
+    # test is never followed by one that starts and is then cancelled (whose life
+    # would tell it the verdict). The fallback lets the program leave a trace in /tmp.
+    trace = f"/tmp/{marker()}-started"
+    program = f"line = input()\nopen({trace!r}, 'a').write(line + '\\n')\nprint('wrong' if line == '1' else line)\n"
+    try:
+        verdict = fallback.run(program, {"style": "stdio", "cases": [
+            {"input": str(i), "output": str(i)} for i in range(1, 5)]})
+        assert [r.status for r in verdict.results][:2] == [Status.WRONG_ANSWER, Status.SKIPPED]
+        assert Path(trace).read_text() == "1\n"
+    finally:
+        if os.path.exists(trace):
+            os.unlink(trace)
+
+
+def test_files_modes_and_extended_attributes_do_not_carry_over(any_sandbox: Sandbox) -> None:
+    # Every program writes what it can in its work dir, then looks for what an earlier
+    # one (in either slot) left: files, an extended attribute of the dir, its mode.
+    program = (
+        "import os\nseen = sorted(os.listdir('.'))\n"
+        "try:\n    seen.append(os.getxattr('.', 'user.carried'))\nexcept OSError:\n    pass\n"
+        "seen.append(oct(os.stat('.').st_mode & 0o777))\n"
+        "open('carried', 'w').write('x')\nos.setxattr('carried', 'user.carried', b'1')\n"
+        "try:\n    os.setxattr('.', 'user.carried', b'1')\nexcept OSError:\n    pass\n"
+        "os.chmod('.', 0o755)\nprint(seen)\n"
+    )
+    verdicts = any_sandbox.run_many([(program, stdio())] * 6)
+    outputs = {v.results[0].got for v in verdicts}
+    assert len(outputs) == 1, outputs  # every program found the same (empty) dir
+    assert "carried" not in outputs.pop()
+
+
+def test_kernel_keyrings_are_out_of_reach(any_sandbox: Sandbox) -> None:
+    if not filter_in_force(any_sandbox):
+        pytest.skip("needs the syscall filter")
+    program = (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "key = libc.syscall(248, b'user', b'sbx-carried', b'secret', 6, -4)\n"  # add_key
+        "print(key, os.strerror(ctypes.get_errno()))\n"
+    )
+    verdict = run_hostile(any_sandbox, program, stdio())
+    assert (verdict.results[0].got or "").split()[0] == "-1"
+    assert "not permitted" in (verdict.results[0].got or "")
+    with open("/proc/keys") as keys:
+        assert "sbx-carried" not in keys.read()
+
+
+def test_programs_running_at_once_cannot_talk_over_abstract_unix_sockets(any_sandbox: Sandbox) -> None:
+    name = marker()
+    listener = (
+        "import socket, time\ntry:\n    s = socket.socket(socket.AF_UNIX)\n"
+        f"    s.bind('\\0{name}')\n    s.listen(1)\n    s.settimeout(1.0)\n"
+        "    c, _ = s.accept()\n    print('heard', c.recv(10))\nexcept OSError as e:\n    print('alone', e)\n"
+    )
+    talker = (
+        "import socket, time\ntime.sleep(0.2)\ntry:\n    s = socket.socket(socket.AF_UNIX)\n"
+        f"    s.connect('\\0{name}')\n    s.sendall(b'hi')\n    print('told')\nexcept OSError as e:\n    print('alone', e)\n"
+    )
+    listened, talked = any_sandbox.run_many([(listener, stdio()), (talker, stdio())])
+    if filter_in_force(any_sandbox) or namespaces_available(any_sandbox):
+        assert "heard" not in (listened.results[0].got or "")
+        assert "told" not in (talked.results[0].got or "")
+    assert_host_unharmed(any_sandbox)
+
+
+def test_dev_shm_is_not_there(sandbox: Sandbox) -> None:
+    if not namespaces_available(sandbox):
+        pytest.skip("the fallback shares the host's /dev/shm (docs/sandbox.md)")
+    program = "try:\n    open('/dev/shm/carried', 'w')\n    print('wrote')\nexcept OSError as e:\n    print(type(e).__name__)\n"
+    verdict = run_hostile(sandbox, program, stdio())
+    assert "wrote" not in (verdict.results[0].got or "")
+
+
+# -- One program cannot stop the server or change another's verdict -----------------
+
+
+def test_a_deeply_nested_frame_on_the_result_channel(any_sandbox: Sandbox) -> None:
+    program = (
+        "import os\nbody = b'[' * 200000 + b']' * 200000\n"
+        "os.write(3, len(body).to_bytes(4, 'big') + body)\nos._exit(0)\n"
+    )
+    good = "print(int(input()) * 2)"
+    bad, fine = any_sandbox.run_many([(program, stdio()), (good, {"style": "stdio", "cases": [
+        {"input": "21", "output": "42"}]})])
+    assert not bad.passed and fine.passed
+    assert_host_unharmed(any_sandbox)
+
+
+def test_passing_its_pipes_to_a_process_that_lives_on(any_sandbox: Sandbox) -> None:
+    # SCM_RIGHTS over a socketpair to a child that keeps the test's pipes open and
+    # tries to outlive the test: the server neither waits for those pipes nor hangs.
+    mark = marker()
+    program = named(mark) + (
+        "import os, socket, time\na, b = socket.socketpair()\nif os.fork() == 0:\n"
+        "    fds = socket.recv_fds(b, 10, 8)[1]\n    os.setsid()\n    time.sleep(60)\n    os._exit(0)\n"
+        "socket.send_fds(a, [b'x'], [0, 1, 2, 3])\nprint(42)\n"
+    )
+    verdict = run_hostile(any_sandbox, program, {**stdio(), "expect_pass": True}, mark)
+    assert verdict.passed, verdict.error_message
+
+
+def test_a_deep_tree_and_a_locked_work_dir_do_not_reach_the_next_program(any_sandbox: Sandbox) -> None:
+    program = (
+        "import os\nfor _ in range(1200):\n    os.mkdir('d')\n    os.chdir('d')\n"
+        "os.chdir('/' if False else os.environ['HOME'])\nos.chmod('.', 0)\nprint(42)\n"
+    )
+    verdicts = any_sandbox.run_many([(program, stdio())] * 2)
+    assert all(v.passed for v in verdicts), verdicts[0].error_message
+    checks = any_sandbox.run_many([("import os\nprint(os.listdir('.'))", stdio("[]"))] * 4)
+    assert all(v.passed for v in checks), checks[0].error_message
+    assert_host_unharmed(any_sandbox)
+
+
+# -- Nothing outlives a test, a program or the server --------------------------------
+
+
+@pytest.mark.parametrize("isolation", ["auto", "rlimits"])
+def test_nothing_outlives_a_killed_server(isolation: str) -> None:
+    mark = marker()
+    program = named(mark) + (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        time.sleep(60)\n    os._exit(0)\ntime.sleep(60)\n"
+    )
+    box = Sandbox(limits=Limits(timeout=30.0), workers=1, isolation=isolation)
+    try:
+        handle = box.submit(program, stdio())
+        deadline = time.monotonic() + 10
+        while len(processes_matching(mark)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(processes_matching(mark)) >= 2
+        os.kill(server_pid(box), 9)
+        verdict = box.wait(handle)  # the caller is told, not left waiting
+        assert not verdict.passed
+        deadline = time.monotonic() + 5
+        while processes_matching(mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_matching(mark) == []
+    finally:
+        box.close()
+
+
+# -- Limits: memory per test across processes; the syscall filter --------------------
+
+
+def test_memory_is_capped_across_all_the_processes_of_a_test(any_sandbox: Sandbox) -> None:
+    if not cgroup_in_force(any_sandbox):
+        pytest.skip("needs a memory cgroup (the fallback caps each process alone)")
+    program = (
+        "import os\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        block = b'x' * (200 << 20)\n        import time\n        time.sleep(3)\n        os._exit(0)\n"
+        "    pids.append(pid)\nprint([os.waitpid(p, 0)[1] for p in pids])\n"
+    )
+    limits = Limits(timeout=2.0, min_timeout=0.1, memory_bytes=400 << 20)
+    verdict = any_sandbox.run(program, stdio(), limits)
+    assert status(verdict) is Status.MEMORY_LIMIT, verdict.error_message
+    assert_host_unharmed(any_sandbox)
+
+
+DENIED_CALLS = {  # x86_64 numbers, arguments that would do something without a filter
+    "unshare(CLONE_NEWUSER)": "272, 0x10000000", "mount": "165, b'none', b'/tmp', b'tmpfs', 0, 0",
+    "keyctl": "250, 0, 0", "request_key": "249, b'user', b'x', 0, 0", "io_uring_setup": "425, 1, 0",
+    "ptrace": "101, 0, 0, 0, 0", "bpf": "321, 0, 0, 0", "perf_event_open": "298, 0, 0, -1, -1, 0",
+    "init_module": "175, 0, 0, b''", "finit_module": "313, 0, b'', 0", "reboot": "169, 0, 0, 0, 0",
+    "kexec_load": "246, 0, 0, 0, 0", "clone(CLONE_NEWUSER)": "56, 0x10000000 | 17, 0, 0, 0, 0",
+}
+
+
+def test_the_syscall_filter_denies_what_tests_never_need(any_sandbox: Sandbox) -> None:
+    if not filter_in_force(any_sandbox) or os.uname().machine != "x86_64":
+        pytest.skip("needs the syscall filter on x86_64")
+    program = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n" + "".join(
+        f"print({name!r}, libc.syscall({args}), ctypes.get_errno())\n" for name, args in DENIED_CALLS.items())
+    verdict = run_hostile(any_sandbox, program, stdio())
+    lines = (verdict.results[0].got or "").splitlines()
+    assert len(lines) == len(DENIED_CALLS), verdict.error_message
+    for line in lines:
+        assert line.endswith("-1 1"), line  # EPERM
