@@ -190,6 +190,8 @@ def _setup_v2(base: str, server_pid: int, slots: int) -> Cgroups:
     except OSError:
         remove_tree(top)
         raise
+    if "cpu" in wanted:  # the sandbox weighs against the machine as its slots would alone
+        _write_at(group.top_fd, "cpu.weight", str(min(10000, 100 * slots)))
     return Cgroups("v2", group, None, group if "cpu" in wanted else None)
 
 
@@ -205,6 +207,8 @@ def _setup_v1(own: dict[str, str], server_pid: int, slots: int) -> Cgroups:
             with contextlib.suppress(OSError):
                 weight = _Group(os.path.join(V1_ROOT, "cpu", own.get("cpu", "/").lstrip("/"), name), slots)
         cgroups = Cgroups("v1", memory, cpu, weight)
+        if weight is not None:  # the sandbox weighs against the machine as its slots would alone
+            _write_at(weight.top_fd, "cpu.shares", str(1024 * slots))
         cgroups.set_memory(0, 1 << 30)  # fails now, not per test, when the files are not ours
         return cgroups
     except (OSError, StopIteration) as exc:
