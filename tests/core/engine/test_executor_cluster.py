@@ -13,12 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from executor_support import comparable_export
-from repair_tui.core.engine.executors import LocalExecutor
-from repair_tui.core.engine.run import run_repair
-from repair_tui.core.store.records import RunConfig
-from repair_tui.core.store.store import Store
-from repair_tui.sandbox.runner import Sandbox
+
+pytest.importorskip("ray")  # the ray extra is optional: without it, skip
+
+from executor_support import comparable_export  # noqa: E402
+from repair_tui.core.engine.executors import LocalExecutor  # noqa: E402
+from repair_tui.core.engine.run import run_repair  # noqa: E402
+from repair_tui.core.store.records import RunConfig  # noqa: E402
+from repair_tui.core.store.store import Store  # noqa: E402
+from repair_tui.sandbox.runner import Sandbox  # noqa: E402
 
 # Simulated calls take 0.5 s, two at a time: long enough for a node to join and leave.
 CONFIG = RunConfig(dataset="humaneval", model="sim", np=5, nfr=2, limit=40, seed=5,

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from executor_support import comparable_export
-from repair_tui.core.engine.executors import LocalExecutor
-from repair_tui.core.engine.executors.cluster import RayExecutor
-from repair_tui.core.engine.run import run_repair
-from repair_tui.core.store.records import RunConfig
-from repair_tui.core.store.store import Store
-from repair_tui.sandbox.runner import Sandbox
-from test_engine_support import HE_IDS
+
+pytest.importorskip("ray")  # the ray extra is optional: without it, skip
+
+from executor_support import comparable_export  # noqa: E402
+from repair_tui.core.engine.executors import LocalExecutor  # noqa: E402
+from repair_tui.core.engine.executors.cluster import RayExecutor  # noqa: E402
+from repair_tui.core.engine.run import run_repair  # noqa: E402
+from repair_tui.core.store.records import RunConfig  # noqa: E402
+from repair_tui.core.store.store import Store  # noqa: E402
+from repair_tui.sandbox.runner import Sandbox  # noqa: E402
+from test_engine_support import HE_IDS  # noqa: E402
 
 CONFIG = RunConfig(dataset="humaneval", model="sim", np=4, nfr=2, task_ids=HE_IDS, seed=3)
 STDIO = {"style": "stdio", "cases": [{"input": "2\n", "output": "4\n"}]}
