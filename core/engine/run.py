@@ -212,7 +212,7 @@ async def _repair_level(engine: Engine, programs: Sequence[Node], priority: int)
 
 
 async def _repair_one(engine: Engine, program: Node, priority: int) -> bool:
-    repairs = await engine.feedback_and_repair(program, start=0, priority=priority)
+    repairs = await engine.feedback_and_repair(program, priority=priority)
     passed = any(r.passed for r in repairs)
     deeper = await _repair_level(engine, repairs, priority)
     return passed or deeper

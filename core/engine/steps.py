@@ -10,6 +10,11 @@ Every model call has a deterministic key (``role|parent-key|index``) and a seed
 derived from the run's seed and that key: a stored call is never made again, and a
 resumed run samples exactly what an uninterrupted one would have.
 
+What the app or ``repair-tui explore`` does after a run is an exploration: each action
+gets a new id from the store (unique across processes), which goes into its keys
+(``role|parent-key|x7.0``) and marks its nodes, so it never counts in the run's sample
+and two actions on the same parent at once both land.
+
 The Store belongs to the thread that opened it: use an Engine from that thread's
 event loop. Programs run through an executor (core/engine/executors: the local
 sandbox or a Ray cluster), whose verdicts are awaited without blocking the loop.
@@ -21,7 +26,7 @@ import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from repair_tui.core.datasets.task import Task
 from repair_tui.core.engine.events import (
@@ -40,6 +45,7 @@ from repair_tui.core.llm.client import ChatModel, ModelReply
 from repair_tui.core.llm.extract import extract_code
 from repair_tui.core.llm.tokens import count_tokens
 from repair_tui.core.models import make_model
+from repair_tui.core.store.explore import Execution
 from repair_tui.core.store.records import (
     NewCall,
     NewNode,
@@ -76,6 +82,7 @@ class CallSpec:
     temperature: float
     priority: int = 0
     prompt: str = ""  # prompt kind for PROMPT_VERSIONS; default: the role
+    exploration: int | None = None  # None: a call of the run's sample
 
 
 class Engine:
@@ -91,8 +98,10 @@ class Engine:
         api_key: str | None = None,
         models: dict[str, ChatModel] | None = None,
         executor: Executor | None = None,
+        source: str = "app",
     ) -> None:
         self.store = store
+        self.source = source  # who takes the actions: recorded on each exploration
         self.run = run
         self.config = run.config
         self.sink = sink
@@ -222,6 +231,7 @@ class Engine:
             status="error" if reply is None else "ok",
             error=error,
             prompt_version=prompts.PROMPT_VERSIONS.get(kind),
+            exploration_id=spec.exploration,
         )
 
     # --- execution --------------------------------------------------------------------
@@ -246,14 +256,26 @@ class Engine:
             *(executor.execute(n.code or "", self.task(n.task_id).tests) for n in nodes)
         ))
 
-    async def reexecute(self, program_id: int) -> Node:
-        """Run one stored program's tests again and replace its verdict."""
+    async def reexecute(self, program_id: int) -> tuple[Node, Execution | None]:
+        """Run one stored program's tests again, as an exploration: the new verdict is
+        kept beside the first one, which stays on the node (and in the sample's
+        numbers). A program never executed gets its first verdict instead (None)."""
         node = self._program(program_id)
+        if node.passed is None:
+            (node,) = await self.execute([node])
+            return node, None
         verdict = (await self._verdicts([node]))[0]
-        stored = self.store.record_verdict(node.id, verdict)
-        self.sink(ProgramExecuted(self.run.id, stored.task_id, stored.id, stored.depth,
-                                  bool(stored.passed), stored.fault))
-        return stored
+        x = self.explore("reexec", {"program": node.key})
+        execution = self.store.record_execution(node.id, verdict, x)
+        node = self.store.get_node(node.id)
+        self.sink(ProgramExecuted(self.run.id, node.task_id, node.id, node.depth,
+                                  bool(verdict.passed), verdict.fault))
+        return node, execution
+
+    def explore(self, kind: str, params: dict[str, object] | None = None) -> int:
+        """Record a new exploration of this run (one action) and return its id."""
+        return int(self.store.create_exploration(
+            self.run.id, kind, source=self.source, params=dict(params or {})).id)
 
     # --- steps ------------------------------------------------------------------------
 
@@ -274,12 +296,12 @@ class Engine:
         return await self.execute(nodes or [])
 
     async def feedback_and_repair(
-        self, program: Node, *, nfr: int | None = None, start: int | None = None,
-        priority: int = 0, mode: str | None = None,
+        self, program: Node, *, nfr: int | None = None, priority: int = 0,
+        mode: str | None = None, exploration: int | None = None,
     ) -> list[Node]:
         """``nfr`` feedback-repair pairs for a failing program, in the run's mode; the
-        repairs come back executed. ``start`` is the first feedback index (default:
-        0 in a run, the next free one for a rerun)."""
+        repairs come back executed. With ``exploration`` None they are the run's sample
+        (feedback 0..nfr-1); otherwise they belong to that exploration."""
         nfr = self.config.nfr if nfr is None else nfr
         mode = mode or self.config.mode
         if nfr < 1:
@@ -287,74 +309,77 @@ class Engine:
         program = await self._executed(program)
         if program.passed:
             return []
-        if start is None:
-            origin = "tests" if mode == "tests-only" else "model"
-            start = self.store.next_index(self.run.id, program.task_id, program.id, "feedback", origin)
+        x = exploration
         if mode == "joint":
-            return await self._joint(program, nfr, start, priority)
+            return await self._joint(program, nfr, priority, x)
         if mode == "separate":
-            return await self._separate(program, nfr, start, priority)
+            return await self._separate(program, nfr, priority, x)
         if mode == "tests-only":
-            return await self._tests_only(program, nfr, start, priority)
+            return await self._tests_only(program, nfr, priority, x)
         raise UserError(f"unknown mode {mode!r}: use joint, separate or tests-only")
 
-    async def _joint(self, program: Node, nfr: int, start: int, priority: int) -> list[Node]:
+    async def _joint(self, program: Node, nfr: int, priority: int, x: int | None) -> list[Node]:
         task = self.task(program.task_id)
         messages = prompts.joint_messages(task, program.code or "", program.error_message or "")
-        spec = CallSpec(task, "joint", call_key(task.id, "joint", program.key, start),
-                        self.config.model, messages, nfr, self.config.temperature, priority)
+        spec = CallSpec(task, "joint", call_key(task.id, "joint", program.key, 0, x),
+                        self.config.model, messages, nfr, self.config.temperature, priority,
+                        exploration=x)
 
         def build(reply: ModelReply) -> list[NewNode]:
             nodes: list[NewNode] = []
-            for i, c in enumerate(reply.completions, start):
+            for i, c in enumerate(reply.completions):
                 explanation, code_text = prompts.split_joint(c.text)
                 fb_tokens = min(count_tokens(explanation, reply.model), c.tokens)
-                fkey = feedback_key(program.key, i)
+                fkey = feedback_key(program.key, i, "model", x)
                 nodes.append(NewNode(task.id, fkey, "feedback", "model", program.key, reply.model,
-                                     explanation, None, fb_tokens, i, meta={"joint": True}))
-                nodes.append(program_node(task.id, repair_key(fkey, 0), fkey, reply.model, code_text,
-                                          c.tokens - fb_tokens, 0, c.finish_reason))
+                                     explanation, None, fb_tokens, i, meta={"joint": True},
+                                     exploration_id=x))
+                nodes.append(program_node(task.id, repair_key(fkey, 0, x), fkey, reply.model,
+                                          code_text, c.tokens - fb_tokens, 0, c.finish_reason, x))
             return nodes
 
         return await self.execute(await self.call(spec, build) or [])
 
-    async def _separate(self, program: Node, nfr: int, start: int, priority: int) -> list[Node]:
-        feedback = await self._model_feedback(program, nfr, start, self.feedback_model_name,
-                                              self.feedback_temperature, priority)
-        batches = await asyncio.gather(
-            *(self._repair(f, 1, self.config.model, self.config.temperature, priority) for f in feedback)
-        )
+    async def _separate(self, program: Node, nfr: int, priority: int, x: int | None) -> list[Node]:
+        feedback = await self._model_feedback(program, nfr, self.feedback_model_name,
+                                              self.feedback_temperature, priority, x)
+        batches = await asyncio.gather(*(
+            self._repair(f, 1, self.config.model, self.config.temperature, priority, x)
+            for f in feedback
+        ))
         return [n for batch in batches for n in batch]
 
-    async def _tests_only(self, program: Node, nfr: int, start: int, priority: int) -> list[Node]:
-        fkey = feedback_key(program.key, start, "tests")
+    async def _tests_only(self, program: Node, nfr: int, priority: int, x: int | None) -> list[Node]:
+        fkey = feedback_key(program.key, 0, "tests", x)
         (note,) = self.store.add_nodes(self.run.id, [NewNode(
             program.task_id, fkey, "feedback", "tests", program.key, None,
-            program.error_message or "", None, 0, start,
+            program.error_message or "", None, 0, 0, exploration_id=x,
         )])
         self.sink(NodeStored(self.run.id, note.task_id, note.id, note.kind, note.depth))
-        return await self._repair(note, nfr, self.config.model, self.config.temperature, priority)
+        return await self._repair(note, nfr, self.config.model, self.config.temperature, priority, x)
 
     async def _model_feedback(
-        self, program: Node, n: int, start: int, model: str, temperature: float, priority: int
+        self, program: Node, n: int, model: str, temperature: float, priority: int,
+        x: int | None,
     ) -> list[Node]:
         task = self.task(program.task_id)
         messages = prompts.feedback_messages(task, program.code or "", program.error_message or "")
-        spec = CallSpec(task, "feedback", call_key(task.id, "feedback", program.key, start),
-                        model, messages, n, temperature, priority)
+        spec = CallSpec(task, "feedback", call_key(task.id, "feedback", program.key, 0, x),
+                        model, messages, n, temperature, priority, exploration=x)
 
         def build(reply: ModelReply) -> list[NewNode]:
             return [
-                NewNode(task.id, feedback_key(program.key, i), "feedback", "model", program.key,
-                        reply.model, c.text.strip(), None, c.tokens, i)
-                for i, c in enumerate(reply.completions, start)
+                NewNode(task.id, feedback_key(program.key, i, "model", x), "feedback", "model",
+                        program.key, reply.model, c.text.strip(), None, c.tokens, i,
+                        exploration_id=x)
+                for i, c in enumerate(reply.completions)
             ]
 
         return list(await self.call(spec, build) or [])
 
     async def _repair(
         self, feedback: Node, n: int, model: str, temperature: float, priority: int,
-        start: int = 0,
+        x: int | None,
     ) -> list[Node]:
         """``n`` repairs sampled from one feedback node, executed."""
         parent = self.store.get_node(feedback.parent_id) if feedback.parent_id else None
@@ -363,73 +388,89 @@ class Engine:
         task = self.task(feedback.task_id)
         text = None if feedback.origin == "tests" else feedback.text
         messages = prompts.repair_messages(task, parent.code or "", parent.error_message or "", text)
-        spec = CallSpec(task, "repair", call_key(task.id, "repair", feedback.key, start),
+        spec = CallSpec(task, "repair", call_key(task.id, "repair", feedback.key, 0, x),
                         model, messages, n, temperature, priority,
-                        "tests-only" if text is None else "repair")
+                        "tests-only" if text is None else "repair", exploration=x)
 
         def build(reply: ModelReply) -> list[NewNode]:
             return [
-                program_node(task.id, repair_key(feedback.key, i), feedback.key, reply.model, c.text,
-                             c.tokens, i, c.finish_reason)
-                for i, c in enumerate(reply.completions, start)
+                program_node(task.id, repair_key(feedback.key, i, x), feedback.key, reply.model,
+                             c.text, c.tokens, i, c.finish_reason, x)
+                for i, c in enumerate(reply.completions)
             ]
 
         return await self.execute(await self.call(spec, build) or [])
 
-    # --- steps for the app --------------------------------------------------------------
+    # --- explorations: steps for the app and `repair-tui explore` ------------------------
+    # Each makes a new exploration (unless given one to add to), so nothing it stores
+    # counts in the run's sample, and two actions on the same parent never share a key.
 
     async def explain(
         self, program_id: int, *, model: str | None = None, n: int = 1,
-        temperature: float | None = None,
+        temperature: float | None = None, exploration: int | None = None,
     ) -> list[Node]:
         """``n`` new model feedback nodes on a failing program (no repair)."""
         program = await self._executed(self._program(program_id))
         if program.passed:
             raise UserError(f"program {program.key} passes its tests: nothing to explain")
-        start = self.store.next_index(self.run.id, program.task_id, program.id, "feedback", "model")
-        return await self._model_feedback(
-            program, n, start, model or self.feedback_model_name,
-            self.feedback_temperature if temperature is None else temperature, 0,
-        )
+        model = model or self.feedback_model_name
+        temperature = self.feedback_temperature if temperature is None else temperature
+        x = exploration or self.explore("explain", {"program": program.key, "model": model,
+                                                     "n": n, "temperature": temperature})
+        return await self._model_feedback(program, n, model, temperature, 0, x)
 
-    def add_human_feedback(self, program_id: int, text: str) -> Node:
+    def add_human_feedback(
+        self, program_id: int, text: str, *, exploration: int | None = None,
+        kind: str = "feedback",
+    ) -> Node:
         """Store a person's explanation of a program as a new feedback (origin ``human``)."""
         program = self._program(program_id)
         if not text.strip():
             raise UserError("the feedback is empty")
-        node = self.store.add_feedback(program.id, text.strip(), origin="human")
+        x = exploration or self.explore(kind, {"program": program.key})
+        node = self.store.add_feedback(program.id, text.strip(), origin="human", exploration_id=x)
         self.sink(NodeStored(self.run.id, node.task_id, node.id, node.kind, node.depth))
         return node
 
     async def repair_from_feedback(
         self, feedback_id: int, *, n: int | None = None, model: str | None = None,
-        temperature: float | None = None,
+        temperature: float | None = None, exploration: int | None = None,
     ) -> list[Node]:
         """``n`` (default: the run's nfr) new repairs from one feedback, executed."""
         feedback = self.store.get_node(feedback_id)
         if feedback.run_id != self.run.id or feedback.kind != "feedback":
             raise UserError(f"node {feedback_id} is not a feedback of run {self.run.name!r}")
-        start = self.store.next_index(self.run.id, feedback.task_id, feedback.id, "program", "model")
         n = self.config.nfr if n is None else n
         if n < 1:
             raise UserError(f"the number of repairs must be at least 1, not {n}")
-        return await self._repair(
-            feedback, n, model or self.config.model,
-            self.config.temperature if temperature is None else temperature, 0, start,
-        )
+        model = model or self.config.model
+        temperature = self.config.temperature if temperature is None else temperature
+        x = exploration or self.explore("repair", {"feedback": feedback.key, "model": model,
+                                                    "n": n, "temperature": temperature})
+        return await self._repair(feedback, n, model, temperature, 0, x)
 
-    async def rerun_branch(self, program_id: int, *, nfr: int | None = None) -> list[Node]:
+    async def rerun_branch(
+        self, program_id: int, *, nfr: int | None = None, exploration: int | None = None,
+    ) -> list[Node]:
         """New feedback and repairs (the run's mode) for one program, beside the old ones."""
         program = self._program(program_id)
-        return await self.feedback_and_repair(program, nfr=nfr)
+        x = exploration or self.explore("rerun", {"program": program.key,
+                                                   "nfr": self.config.nfr if nfr is None else nfr})
+        return await self.feedback_and_repair(program, nfr=nfr, exploration=x)
 
     async def repair_annotated(
         self, *, n: int | None = None, model: str | None = None, temperature: float | None = None,
     ) -> list[Node]:
-        """Repair from every human feedback of the run that has no repair yet."""
+        """Repair from every human feedback of the run that has no repair yet (one
+        exploration of kind ``annotate`` for them all)."""
         pending = [f for f in self.store.human_feedback(self.run.id) if not self.store.children(f.id)]
+        if not pending:
+            return []
+        x = self.explore("annotate", {"feedback": len(pending), "n": n, "model": model})
         batches = await asyncio.gather(*(
-            self.repair_from_feedback(f.id, n=n, model=model, temperature=temperature) for f in pending
+            self.repair_from_feedback(f.id, n=n, model=model, temperature=temperature,
+                                      exploration=x)
+            for f in pending
         ))
         return [node for batch in batches for node in batch]
 
@@ -457,18 +498,23 @@ def _with_prompt(task: Task) -> Task:
 
 def program_node(
     task_id: str, key: str, parent_key: str | None, model: str, text: str, tokens: int,
-    index: int, finish_reason: str = "stop",
+    index: int, finish_reason: str = "stop", exploration: int | None = None,
 ) -> NewNode:
     """A sampled program: raw completion, extracted code, tokens; not yet executed."""
     meta = {} if finish_reason == "stop" else {"finish_reason": finish_reason}
     return NewNode(task_id, key, "program", "model", parent_key, model, text, extract_code(text),
-                   tokens, index, meta=meta)
+                   tokens, index, meta=meta, exploration_id=exploration)
 
 
 def open_engine(
     store: Store, run_id: int | str, *, sink: EventSink = ignore, api_key: str | None = None,
-    sandbox: Sandbox | None = None, executor: Executor | None = None,
+    sandbox: Sandbox | None = None, executor: Executor | None = None, source: str = "app",
+    base_url: str | None = None,
 ) -> Engine:
-    """An Engine on a stored run (by id or name)."""
+    """An Engine on a stored run (by id or name); ``base_url`` replaces the run's endpoint
+    for this engine's calls (not stored)."""
     run = store.get_run(run_id)
-    return Engine(store, run, sandbox=sandbox, sink=sink, api_key=api_key, executor=executor)
+    if base_url is not None:
+        run = replace(run, config=replace(run.config, base_url=base_url))
+    return Engine(store, run, sandbox=sandbox, sink=sink, api_key=api_key, executor=executor,
+                  source=source)

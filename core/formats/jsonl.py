@@ -1,9 +1,12 @@
 """Our own run format: the whole tree as JSON lines, for moving runs between databases.
 
-Line 1 is a header ``{"format": "repair-tui-run", "version": 1, "run": {...}}`` with the
+Line 1 is a header ``{"format": "repair-tui-run", "version": 2, "run": {...}}`` with the
 run's name, status, isolation, timestamps and configuration. Then one line per record,
-each with a ``type``: every ``task`` (in order), every ``call`` (by insertion), every
-``node`` (by insertion, so parents come first). Nodes and calls refer to each other by
+each with a ``type``: every ``task`` (in order), every ``exploration`` (numbered 1, 2...
+in the file), every ``call`` (by insertion), every ``node`` (by insertion, so parents
+come first). A call or node made by an exploration names it in ``exploration`` (null:
+the run's sample); a version-1 file has no explorations, so importing one sorts its
+nodes as the database migration does (``core.store.migrations.legacy_explorations``). Nodes and calls refer to each other by
 key (``parent_key``, ``call_key``), never by database id; an executed program carries
 ``execution`` with its verdict and per-test ``results``.
 
@@ -25,7 +28,7 @@ from repair_tui.core.store.records import NewCall, NewNode, Node, Run, RunConfig
 from repair_tui.core.store.store import Store
 from repair_tui.sandbox.result import TestResult, Verdict
 
-VERSION = 1
+VERSION = 2
 
 # ---------------------------------------------------------------- export
 
@@ -37,6 +40,13 @@ def export_jsonl(store: Store, run: Run, out: TextIO) -> int:
     for task in store.get_tasks(run.id):
         out.write(dump_line({"type": "task", **_task_dict(task)}))
         lines += 1
+    number: dict[int | None, int | None] = {None: None}
+    for x in store.explorations(run.id):
+        number[x.id] = len(number)
+        out.write(dump_line({"type": "exploration", "id": number[x.id], "kind": x.kind,
+                             "source": x.source, "params": x.params,
+                             "created_utc": x.created_utc}))
+        lines += 1
     call_keys: dict[int, str] = {}
     for call in store.iter_calls(run.id):
         call_keys[call.id] = call.key
@@ -47,6 +57,7 @@ def export_jsonl(store: Store, run: Run, out: TextIO) -> int:
             "completion_tokens": call.completion_tokens, "latency": call.latency,
             "requests": call.requests, "status": call.status, "error": call.error,
             "prompt_version": call.prompt_version, "created_utc": call.created_utc,
+            "exploration": number[call.exploration_id],
         }))
         lines += 1
     node_keys: dict[int, str] = {}
@@ -54,7 +65,8 @@ def export_jsonl(store: Store, run: Run, out: TextIO) -> int:
     for node in store.iter_nodes(run.id):
         node_keys[node.id] = node.key
         tests = results.take(node.id)
-        out.write(dump_line(_node_dict(node, node_keys, call_keys, tests)))
+        out.write(dump_line({**_node_dict(node, node_keys, call_keys, tests),
+                             "exploration": number[node.exploration_id]}))
         lines += 1
     return lines
 
@@ -138,6 +150,8 @@ def import_jsonl(store: Store, path: Path, name: str) -> Run:
         run = reader.header(lineno, header, name)
         for lineno, obj in lines:
             reader.record(run.id, lineno, obj)
+        if reader.version < 2:
+            store.classify_legacy(run.id)
     return store.get_run_by_id(run.id)
 
 
@@ -146,6 +160,8 @@ class _Reader:
         self.store, self.path = store, path
         self.calls: dict[str, int] = {}
         self.tasks: set[str] = set()
+        self.explorations: dict[int, int] = {}  # number in the file -> id in the store
+        self.version = VERSION
         self.lineno = 0
 
     def fail(self, problem: str) -> UserError:
@@ -171,6 +187,7 @@ class _Reader:
         version = obj.get("version")
         if not isinstance(version, int) or version > VERSION:
             raise self.fail(f"export version {describe(version)} is newer than this repair-tui reads ({VERSION})")
+        self.version = version
         run = self.get(obj, "run", dict)
         config = self.get(run, "config", dict)
         self.get(config, "dataset", str)
@@ -198,8 +215,11 @@ class _Reader:
                 self.call(run_id, obj)
             elif kind == "node":
                 self.node(run_id, obj)
+            elif kind == "exploration":
+                self.exploration(run_id, obj)
             else:
-                raise self.fail(f"unknown record type {describe(kind)} (task, call or node)")
+                raise self.fail(
+                    f"unknown record type {describe(kind)} (task, exploration, call or node)")
         except (ValueError, TypeError, KeyError) as exc:
             raise self.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
 
@@ -217,6 +237,25 @@ class _Reader:
             split=self.get(obj, "split", str, optional=True),
             meta=self.get(obj, "meta", dict, optional=True, default={}),
         )])
+
+    def exploration(self, run_id: int, obj: dict[str, Any]) -> None:
+        number = self.get(obj, "id", int)
+        if number in self.explorations:
+            raise self.fail(f"exploration {number} appears twice")
+        made = self.store.create_exploration(
+            run_id, self.get(obj, "kind", str),
+            source=self.get(obj, "source", str, optional=True, default=""),
+            params=self.get(obj, "params", dict, optional=True, default={}),
+            created_utc=self.get(obj, "created_utc", str, optional=True))
+        self.explorations[number] = made.id
+
+    def exploration_id(self, obj: dict[str, Any]) -> int | None:
+        number = self.get(obj, "exploration", int, optional=True)
+        if number is None:
+            return None
+        if number not in self.explorations:
+            raise self.fail(f"exploration {number} is not defined by an earlier exploration line")
+        return self.explorations[number]
 
     def need_task(self, task_id: str) -> None:
         if task_id not in self.tasks:
@@ -241,6 +280,7 @@ class _Reader:
             status=self.get(obj, "status", str), error=self.get(obj, "error", str, optional=True),
             prompt_version=self.get(obj, "prompt_version", str, optional=True),
             created_utc=self.get(obj, "created_utc", str),
+            exploration_id=self.exploration_id(obj),
         )
         if call.role not in ("generate", "feedback", "repair", "joint") or call.status not in ("ok", "error"):
             raise self.fail(f"call {key!r} has an unknown role or status")
@@ -259,6 +299,7 @@ class _Reader:
             code=self.get(obj, "code", str, optional=True), tokens=self.get(obj, "tokens", int),
             sample_index=self.get(obj, "sample_index", int, optional=True, default=0),
             created_utc=self.get(obj, "created_utc", str), meta=self.get(obj, "meta", dict, optional=True, default={}),
+            exploration_id=self.exploration_id(obj),
         )
         execution = self.get(obj, "execution", dict, optional=True)
         verdict, executed = (None, None) if execution is None else self.verdict(execution)

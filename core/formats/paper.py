@@ -58,7 +58,7 @@ def export_paper(store: Store, run: Run, out: TextIO) -> int:
     """
     lines = 0
     for task in store.get_tasks(run.id):
-        nodes = store.task_nodes(run.id, task.id)
+        nodes = store.task_nodes(run.id, task.id, scope="sample")
         children: dict[int | None, list[Node]] = defaultdict(list)
         for node in nodes:
             children[node.parent_id].append(node)

@@ -32,8 +32,11 @@ from sqlite_utils import Database
 NODE_COLUMNS = (
     "id, run_id, task_id, parent_id, key, kind, origin, model, text, code, tokens, passed, "
     "fault, error_message, isolation, depth, sample_index, call_id, created_utc, "
-    "executed_utc, exec_duration, exec_extra_json, meta_json, seq"
+    "executed_utc, exec_duration, exec_extra_json, meta_json, seq, exploration_id"
 )
+
+# The sample's nodes (and calls): what ``repair-tui run`` made under the run's configuration.
+SAMPLE = "exploration_id IS NULL"
 
 
 def now_utc() -> str:
@@ -136,11 +139,12 @@ class StoreBase:
                 "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, "
                 "code, tokens, depth, sample_index, call_id, created_utc, meta_json, seq, "
                 "passed, fault, error_message, isolation, executed_utc, exec_duration, "
-                "exec_extra_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, coalesce(?, '{}'))",
+                "exec_extra_json, exploration_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, '{}'), ?)",
                 (run_id, node.task_id, parent_id, node.key, node.kind, node.origin, node.model,
                  node.text, node.code, int(node.tokens), depth, node.sample_index, call_id,
-                 node.created_utc or now_utc(), dumps(node.meta), self._next_seq(), *ex),
+                 node.created_utc or now_utc(), dumps(node.meta), self._next_seq(), *ex,
+                 node.exploration_id),
             )
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):
@@ -161,11 +165,14 @@ class StoreBase:
                 raise ValueError(f"node {node.key!r}: run {run_id} has no task {node.task_id!r}")
             return None, 0
         row = self._row(
-            "SELECT id, kind, depth, task_id FROM nodes WHERE run_id = ? AND key = ?",
+            "SELECT id, kind, depth, task_id, exploration_id FROM nodes "
+            "WHERE run_id = ? AND key = ?",
             (run_id, node.parent_key),
         )
         if row is None:
             raise ValueError(f"node {node.key!r}: parent {node.parent_key!r} is not stored")
+        if row["exploration_id"] is not None and node.exploration_id is None:
+            raise ValueError(f"node {node.key!r}: the sample cannot grow from an exploration")
         if row["task_id"] != node.task_id:
             raise ValueError(f"node {node.key!r}: parent belongs to task {row['task_id']!r}")
         if node.kind == "feedback":
@@ -219,6 +226,7 @@ def call_values(call: NewCall) -> dict[str, Any]:
         "error": call.error,
         "prompt_version": call.prompt_version,
         "created_utc": call.created_utc or now_utc(),
+        "exploration_id": call.exploration_id,
     }
 
 
@@ -269,6 +277,7 @@ def row_to_node(row: sqlite3.Row) -> Node:
         exec_extra=loads(row["exec_extra_json"], {}),
         meta=loads(row["meta_json"], {}),
         seq=row["seq"],
+        exploration_id=row["exploration_id"],
     )
 
 
@@ -291,6 +300,7 @@ def row_to_call(row: sqlite3.Row) -> Call:
         error=row["error"],
         prompt_version=row["prompt_version"],
         created_utc=row["created_utc"],
+        exploration_id=row["exploration_id"],
     )
 
 

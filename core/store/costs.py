@@ -47,7 +47,7 @@ class StoreCosts(StoreBase):  # type: ignore[misc]
 
     def _sample_filter(self, alias: str) -> str:
         """SQL (starting with AND) keeping only nodes of the run's sample."""
-        return ""
+        return f" AND {alias}.exploration_id IS NULL"
 
     def token_parts(self, run_id: int, difficulty: str | None = None) -> list[ModelTokens]:
         """A run's prompt and completion tokens per model, over the nodes of its sample.

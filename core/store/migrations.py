@@ -9,7 +9,9 @@ migrations applied, so other tools can tell the schema version at a glance.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from repair_tui.core.errors import UserError
 from sqlite_utils import Database
@@ -162,6 +164,152 @@ def m002_search_text(db: Database) -> None:
         db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE OF {cols} ON {table} BEGIN "
                    f"INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES ('delete', old.rowid, {old}); "
                    f"INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {new}); END")
+
+
+@_migration
+def m003_explorations(db: Database) -> None:
+    """Explorations (what was made after a run, kept apart from its sample), every
+    re-execution, and the mark that classifies existing nodes and calls."""
+    # One statement at a time: executescript would commit the migration's transaction.
+    _statements(
+        """
+        CREATE TABLE explorations (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            params_json TEXT NOT NULL DEFAULT '{}',
+            created_utc TEXT NOT NULL
+        );
+        CREATE INDEX explorations_by_run ON explorations(run_id);
+
+        ALTER TABLE nodes ADD COLUMN exploration_id INTEGER
+            REFERENCES explorations(id) ON DELETE CASCADE;
+        ALTER TABLE calls ADD COLUMN exploration_id INTEGER
+            REFERENCES explorations(id) ON DELETE CASCADE;
+
+        -- The sample's counts read a range of this index (exploration_id IS NULL).
+        DROP INDEX nodes_stats;
+        CREATE INDEX nodes_stats ON nodes(
+            run_id, exploration_id, task_id, kind, depth, origin, passed, tokens);
+        CREATE INDEX nodes_by_exploration ON nodes(exploration_id);
+
+        -- Every execution after a program's first (the node keeps the first verdict,
+        -- which the sample's numbers use).
+        CREATE TABLE executions (
+            id INTEGER PRIMARY KEY,
+            node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+            exploration_id INTEGER REFERENCES explorations(id) ON DELETE CASCADE,
+            passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
+            fault TEXT,
+            error_message TEXT,
+            isolation TEXT,
+            executed_utc TEXT NOT NULL,
+            duration REAL,
+            extra_json TEXT NOT NULL DEFAULT '{}',
+            results_json TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX executions_by_node ON executions(node_id);
+        """,
+        db,
+    )
+    classify_explorations(db)
+
+
+def _statements(script: str, db: Database) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def classify_explorations(db: Database, run_ids: list[int] | None = None) -> None:
+    """Mark the nodes and calls that earlier versions made after a run (app actions)
+    as one exploration of kind ``migrated`` per run; see ``legacy_explorations``."""
+    from datetime import UTC, datetime
+
+    runs = db.execute("SELECT id, status, config_json FROM runs").fetchall()
+    for run_id, status, config_json in runs:
+        if run_ids is not None and run_id not in run_ids:
+            continue
+        nodes = db.execute(
+            "SELECT n.id, n.parent_id, n.kind, n.origin, n.depth, n.sample_index, n.call_id, "
+            "c.role, c.key FROM nodes n LEFT JOIN calls c ON c.id = n.call_id "
+            "WHERE n.run_id = ? ORDER BY n.id", (run_id,)
+        ).fetchall()
+        found = legacy_explorations(status, json.loads(config_json), nodes)
+        if not found:
+            continue
+        cur = db.execute(
+            "INSERT INTO explorations (run_id, kind, source, params_json, created_utc) "
+            "VALUES (?, 'migrated', 'migration', '{}', ?)",
+            (run_id, datetime.now(UTC).isoformat(timespec="milliseconds")),
+        )
+        eid = cur.lastrowid
+        ids = sorted(found)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"UPDATE nodes SET exploration_id = ? WHERE id IN ({marks})", (eid, *chunk))
+            db.execute(
+                f"UPDATE calls SET exploration_id = ? WHERE id IN "
+                f"(SELECT call_id FROM nodes WHERE id IN ({marks}) AND call_id IS NOT NULL)",
+                (eid, *chunk),
+            )
+
+
+def legacy_explorations(status: str, config: dict[str, Any], rows: list[Any]) -> set[int]:
+    """Ids of the nodes a run did not sample, from (id, parent_id, kind, origin, depth,
+    sample_index, call_id, call role, call key) rows ordered by id.
+
+    A run samples, under its configuration: first programs 0..np-1 from the
+    ``generate`` call with index 0; for each failing program shallower than its depth,
+    feedback 0..nfr-1 (joint: one ``joint`` call, each feedback with repair 0 of the
+    same call; separate: a ``feedback`` call, then repair 0 from a ``repair`` call with
+    index 0; tests-only: tests feedback 0 and repairs 0..nfr-1 from one ``repair``
+    call with index 0). Anything else (human feedback, another call index, other
+    roles, feedback past the depth) was made later, and so was all below it. A run
+    imported from the paper's data had no calls: there every node with a call, and
+    every person's feedback, was made later.
+    """
+    np_, nfr = int(config.get("np", 10)), int(config.get("nfr", 3))
+    depth, mode = int(config.get("depth", 1)), str(config.get("mode", "joint"))
+    by_id = {r[0]: r for r in rows}
+    out: set[int] = set()
+    for row in rows:  # parents come before children (ids grow)
+        nid, parent, kind, origin, ndepth, index, call_id, role, key = row
+        if parent is not None and parent in out:
+            out.add(nid)
+            continue
+        if origin == "human":
+            out.add(nid)
+            continue
+        if status == "imported":
+            if call_id is not None:
+                out.add(nid)
+            continue
+        call_index = None if key is None else key.rsplit("|", 1)[-1]
+        if call_id is not None and call_index != "0":
+            out.add(nid)
+            continue
+        if kind == "program" and parent is None:
+            ok = index < np_ and role in (None, "generate")
+        elif kind == "feedback":
+            ok = by_id[parent][4] < depth and (
+                (origin == "tests" and mode == "tests-only" and index == 0)
+                or (origin == "model" and index < nfr and (
+                    (mode == "joint" and role == "joint")
+                    or (mode == "separate" and role == "feedback"))))
+        else:
+            fb = by_id[parent]
+            if mode == "joint":
+                ok = index == 0 and fb[6] is not None and fb[6] == call_id
+            elif mode == "separate":
+                ok = index == 0 and role == "repair"
+            else:
+                ok = index < nfr and role == "repair"
+        if not ok:
+            out.add(nid)
+    return out
 
 
 def schema_version() -> int:

@@ -18,6 +18,7 @@ from repair_tui.core.estimate.exact import FrozenTask
 from repair_tui.core.store.base import (
     NODE_COLUMNS,
     StoreBase,
+    loads,
     row_to_call,
     row_to_node,
     row_to_test_result,
@@ -35,8 +36,29 @@ from repair_tui.core.store.views import (
 )
 from repair_tui.sandbox.result import TestResult
 
-# Per-task counts over the covering index; "?" is the run id.
-_TASK_COUNTS = """
+# Which nodes a read counts: the run's sample (the default of every count, tally and
+# estimator read), its explorations, or both.
+SCOPES = ("sample", "explorations", "all")
+
+
+def scope_sql(scope: str, alias: str = "") -> str:
+    """The WHERE condition that keeps one scope's nodes (or calls)."""
+    col = f"{alias}.exploration_id" if alias else "exploration_id"
+    if scope == "sample":
+        return f"{col} IS NULL"
+    if scope == "explorations":
+        return f"{col} IS NOT NULL"
+    if scope == "all":
+        return "1"
+    raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+
+
+# Per-task counts over the covering index; the parameters are the run id and the depth
+# below which a failing program still awaits feedback (0 when the run is not running).
+# ``open`` counts the work a running run has not finished: programs not executed yet,
+# failing programs with no feedback, feedback with no repair.
+def _task_counts(scope: str) -> str:
+    return f"""
     SELECT task_id,
         sum(kind = 'program' AND depth = 0) AS programs,
         sum(kind = 'program' AND depth = 0 AND passed = 1) AS programs_passed,
@@ -46,10 +68,23 @@ _TASK_COUNTS = """
         sum(kind = 'program' AND passed IS NULL) AS pending,
         sum(kind = 'feedback') AS feedback,
         sum(kind = 'feedback' AND origin = 'human') AS human_feedback,
-        sum(tokens) AS tokens
-    FROM nodes WHERE run_id = ? GROUP BY task_id
+        sum(tokens) AS tokens,
+        sum(CASE WHEN kind = 'program' AND passed IS NULL THEN ?2 > 0
+            WHEN kind = 'program' AND passed = 0 AND depth < ?2 THEN NOT EXISTS (
+                SELECT 1 FROM nodes c WHERE c.parent_id = n.id AND c.exploration_id IS NULL)
+            WHEN kind = 'feedback' AND ?2 > 0 THEN NOT EXISTS (
+                SELECT 1 FROM nodes c WHERE c.parent_id = n.id AND c.exploration_id IS NULL)
+            ELSE 0 END) AS open
+    FROM nodes n WHERE run_id = ?1 AND {scope_sql(scope)} GROUP BY task_id
 """
 
+
+# One row per flaky program of a run (its task id): a later execution's verdict
+# differs from the first; "?" is the run id.
+_FLAKY_TASKS = """
+    SELECT n.task_id FROM nodes n WHERE n.run_id = ? AND n.kind = 'program'
+      AND EXISTS (SELECT 1 FROM executions e WHERE e.node_id = n.id AND e.passed != n.passed)
+"""
 
 
 def node_columns(alias: str) -> str:
@@ -62,7 +97,7 @@ class StoreReads(StoreBase):  # type: ignore[misc]
     """Read queries for the app and the estimator (inherited by ``Store``)."""
 
     def list_runs(self) -> list[RunSummary]:
-        """Every run with its counts, oldest first."""
+        """Every run with its sample's counts, oldest first."""
         rows = self._rows(
             """
             SELECT r.*, coalesce(t.n, 0) AS n_tasks, coalesce(s.programs, 0) AS programs,
@@ -78,49 +113,77 @@ class StoreReads(StoreBase):  # type: ignore[misc]
                     sum(tokens) AS tokens,
                     count(DISTINCT CASE WHEN kind = 'program' AND passed = 1
                         THEN task_id END) AS solved
-                FROM nodes GROUP BY run_id
+                FROM nodes WHERE exploration_id IS NULL GROUP BY run_id
             ) s ON s.run_id = r.id
             ORDER BY r.id
             """
         )
         return [summary_from_row(row) for row in rows]
 
-    def task_rows(self, run_id: int) -> list[TaskRow]:
-        """A run's tasks in order, each with its counts (no node texts are read)."""
-        counts = {r["task_id"]: r for r in self._rows(_TASK_COUNTS, (run_id,))}
+    def task_rows(self, run_id: int, scope: str = "sample") -> list[TaskRow]:
+        """A run's tasks in order, each with its counts in ``scope`` (no node texts read).
+
+        Flaky programs are counted over both scopes."""
+        counts = {r["task_id"]: r for r in self._rows(_task_counts(scope),
+                                                     (run_id, self._open_depth(run_id, scope)))}
+        flaky: dict[str, int] = defaultdict(int)
+        for (task_id,) in self._conn.execute(_FLAKY_TASKS, (run_id,)):
+            flaky[task_id] += 1
+        explored = {r[0]: (int(r[1]), int(r[2])) for r in self._conn.execute(
+            "SELECT task_id, count(*), sum(kind = 'feedback' AND origin = 'human') FROM nodes "
+            "WHERE run_id = ? AND exploration_id IS NOT NULL GROUP BY task_id", (run_id,))}
         tasks = self._rows(
             "SELECT task_id, position, difficulty, spec FROM tasks WHERE run_id = ? "
             "ORDER BY position",
             (run_id,),
         )
-        return [task_row_from_rows(t, counts.get(t["task_id"])) for t in tasks]
+        return [task_row_from_rows(t, counts.get(t["task_id"]), flaky[t["task_id"]],
+                                   *explored.get(t["task_id"], (0, 0)))
+                for t in tasks]
 
-    def run_totals(self, run_id: int) -> RunTotals:
-        """A run's totals over tasks, nodes and calls."""
+    def _open_depth(self, run_id: int, scope: str) -> int:
+        """The depth below which a running run still explains failing programs (0: the
+        run is not running, so nothing it stored is waiting for more)."""
+        if scope != "sample":
+            return 0
+        row = self._row("SELECT status, config_json FROM runs WHERE id = ?", (run_id,))
+        if row is None or row["status"] != "running":
+            return 0
+        return int(loads(row["config_json"], {}).get("depth", 1))
+
+    def run_totals(self, run_id: int, scope: str = "sample") -> RunTotals:
+        """A run's totals over tasks, nodes and calls in ``scope`` (default: the sample).
+
+        A task still being worked on (``in_progress``) is neither attempted nor unsolved.
+        """
         tasks = int(self._scalar("SELECT count(*) FROM tasks WHERE run_id = ?", (run_id,)))
         sums: dict[str, int] = defaultdict(int)
-        attempted = solved = by_repair = 0
-        for r in self._rows(_TASK_COUNTS, (run_id,)):
+        attempted = solved = by_repair = in_progress = 0
+        for r in self._rows(_task_counts(scope), (run_id, self._open_depth(run_id, scope))):
             for name in COUNT_NAMES:
                 sums[name] += int(r[name] or 0)
-            attempted += bool(r["executed"])
-            solved += bool(r["programs_passed"] or r["repairs_passed"])
+            won = bool(r["programs_passed"] or r["repairs_passed"])
+            busy = not won and bool(r["open"])
+            in_progress += busy
+            attempted += bool(r["executed"]) and not busy
+            solved += won
             by_repair += bool(not r["programs_passed"] and r["repairs_passed"])
         origins = {
             r[0]: int(r[1])
             for r in self._conn.execute(
                 "SELECT origin, count(*) FROM nodes WHERE run_id = ? AND kind = 'feedback' "
-                "GROUP BY origin",
+                f"AND {scope_sql(scope)} GROUP BY origin",
                 (run_id,),
             )
         }
         calls = self._row(
             "SELECT count(*) AS n, coalesce(sum(status = 'error'), 0) AS failed, "
             "coalesce(sum(prompt_tokens), 0) AS pt, coalesce(sum(completion_tokens), 0) AS ct "
-            "FROM calls WHERE run_id = ?",
+            f"FROM calls WHERE run_id = ? AND {scope_sql(scope)}",
             (run_id,),
         )
         assert calls is not None  # an aggregate always returns one row
+        flaky = int(self._scalar(f"SELECT count(*) FROM ({_FLAKY_TASKS})", (run_id,)))
         return RunTotals(
             tasks=tasks, attempted=attempted, solved=solved, solved_by_repair=by_repair,
             programs=sums["programs"], programs_passed=sums["programs_passed"],
@@ -128,12 +191,15 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             pending=sums["pending"], feedback_by_origin=origins, tokens=sums["tokens"],
             calls=int(calls["n"]), calls_failed=int(calls["failed"]),
             prompt_tokens=int(calls["pt"]), completion_tokens=int(calls["ct"]),
+            in_progress=in_progress, flaky=flaky,
         )
 
-    def task_nodes(self, run_id: int, task_id: str) -> list[Node]:
-        """One task's whole tree in insertion order (every parent before its children)."""
+    def task_nodes(self, run_id: int, task_id: str, scope: str = "all") -> list[Node]:
+        """One task's tree in insertion order (every parent before its children):
+        sample and explorations unless ``scope`` says otherwise."""
         rows = self._rows(
-            f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? AND task_id = ? ORDER BY id",
+            f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? AND task_id = ? "
+            f"AND {scope_sql(scope)} ORDER BY id",
             (run_id, task_id),
         )
         return [row_to_node(r) for r in rows]
@@ -162,18 +228,19 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             )
         return [row_to_call(r) for r in rows]
 
-    def iter_calls(self, run_id: int) -> Iterator[Call]:
+    def iter_calls(self, run_id: int, scope: str = "all") -> Iterator[Call]:
         """A run's calls in insertion order, streamed (for exports)."""
         cur = self._conn.cursor()
         cur.row_factory = sqlite3.Row
-        for row in cur.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,)):
+        sql = f"SELECT * FROM calls WHERE run_id = ? AND {scope_sql(scope)} ORDER BY id"
+        for row in cur.execute(sql, (run_id,)):
             yield row_to_call(row)
 
-    def iter_nodes(self, run_id: int) -> Iterator[Node]:
+    def iter_nodes(self, run_id: int, scope: str = "all") -> Iterator[Node]:
         """A run's nodes in insertion order (parents first), streamed (for exports)."""
         cur = self._conn.cursor()
         cur.row_factory = sqlite3.Row
-        sql = f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? ORDER BY id"
+        sql = f"SELECT {NODE_COLUMNS} FROM nodes WHERE run_id = ? AND {scope_sql(scope)} ORDER BY id"
         for row in cur.execute(sql, (run_id,)):
             yield row_to_node(row)
 
@@ -188,17 +255,29 @@ class StoreReads(StoreBase):  # type: ignore[misc]
         for row in cur.execute(sql, (run_id,)):
             yield row["node_id"], row_to_test_result(row)
 
-    def origin_stats(self, run_id: int) -> dict[str, OriginStats]:
-        """Per feedback origin: feedback count, repairs sampled from it, executed, passing."""
+    def origin_stats(self, run_id: int, scope: str = "sample") -> dict[str, OriginStats]:
+        """Per feedback origin: feedback count, repairs sampled from it, executed, passing.
+
+        ``sample``: the run's own feedback and repairs. ``explorations``: feedback written
+        in explorations, and repairs sampled in explorations from feedback of each origin
+        (a rerun's repair of the run's model feedback counts under ``model``)."""
+        if scope == "sample":
+            where, feedback = "f.exploration_id IS NULL", "count(DISTINCT f.id)"
+        elif scope == "explorations":
+            where = "(f.exploration_id IS NOT NULL OR r.id IS NOT NULL)"
+            feedback = "count(DISTINCT CASE WHEN f.exploration_id IS NOT NULL THEN f.id END)"
+        else:
+            raise ValueError(f"origin_stats scope must be sample or explorations, not {scope!r}")
         rows = self._rows(
-            """
-            SELECT f.origin AS origin, count(DISTINCT f.id) AS feedback,
+            f"""
+            SELECT f.origin AS origin, {feedback} AS feedback,
                 count(r.id) AS repairs,
                 coalesce(sum(r.passed IS NOT NULL), 0) AS executed,
                 coalesce(sum(r.passed = 1), 0) AS passed
             FROM nodes f
             LEFT JOIN nodes r ON r.parent_id = f.id AND r.kind = 'program'
-            WHERE f.run_id = ? AND f.kind = 'feedback'
+                AND {scope_sql(scope, "r")}
+            WHERE f.run_id = ? AND f.kind = 'feedback' AND {where}
             GROUP BY f.origin
             """,
             (run_id,),
@@ -260,7 +339,8 @@ class StoreReads(StoreBase):  # type: ignore[misc]
         return nodes, (int(nodes[-1].seq) if nodes else mark)
 
     def frozen_tasks(self, run_id: int, difficulty: str | None = None) -> list[FrozenTask]:
-        """A run's executed trees in the estimator's form (core.estimate.exact).
+        """A run's executed sample in the estimator's form (core.estimate.exact): its
+        explorations never count, and a re-executed program keeps its first verdict.
 
         A program's tokens are its own; each feedback + repair pair becomes one repair
         Sample with tokens = feedback tokens + repair tokens (a feedback with several
@@ -270,7 +350,7 @@ class StoreReads(StoreBase):  # type: ignore[misc]
         sql = (
             "SELECT n.id, n.task_id, n.parent_id, n.kind, n.passed, n.tokens, t.difficulty "
             "FROM nodes n JOIN tasks t ON t.run_id = n.run_id AND t.task_id = n.task_id "
-            "WHERE n.run_id = ?"
+            "WHERE n.run_id = ? AND n.exploration_id IS NULL"
         )
         params: tuple[Any, ...] = (run_id,)
         if difficulty is not None:

@@ -6,7 +6,8 @@ the app. The store (core/store/store.py) reads and writes them; nothing here tou
 Node keys are deterministic so that a killed run can resume without duplicates:
 ``HumanEval/0|p3`` (fourth first program), ``HumanEval/0|p3|f1`` (its second model
 feedback; ``h`` for human, ``t`` for tests-only), ``HumanEval/0|p3|f1|r0`` (the first
-repair sampled from that feedback). Use the ``*_key`` helpers to build them.
+repair sampled from that feedback). What an exploration adds carries its id:
+``HumanEval/0|p3|x7h0``, ``HumanEval/0|p3|f1|x7r0``. Use the ``*_key`` helpers to build them.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class NewNode:
     sample_index: int = 0
     created_utc: str | None = None  # None: now
     meta: dict[str, Any] = field(default_factory=dict)
+    exploration_id: int | None = None  # None: part of the run's sample
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,12 @@ class Node:
     exec_extra: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     seq: int = 0  # changes whenever the node is inserted or updated (Store.changes_since)
+    exploration_id: int | None = None  # None: part of the run's sample
+
+    @property
+    def is_exploration(self) -> bool:
+        """Made after the run (a person's feedback, a rerun...), outside its sample."""
+        return self.exploration_id is not None
 
     @property
     def is_program(self) -> bool:
@@ -191,6 +199,7 @@ class NewCall:
     error: str | None = None
     prompt_version: str | None = None
     created_utc: str | None = None  # None: now
+    exploration_id: int | None = None  # None: a call of the run's sample
 
 
 @dataclass(frozen=True)
@@ -214,6 +223,23 @@ class Call:
     error: str | None
     prompt_version: str | None
     created_utc: str
+    exploration_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """One action taken on a run after it was sampled (see core/store/explore.py)."""
+
+    id: int
+    run_id: int
+    kind: str  # feedback | repair | rerun | explain | reexec | import | annotate | migrated
+    source: str  # app | cli | migration
+    params: dict[str, Any]
+    created_utc: str
+
+
+def _tag(exploration: int | None) -> str:
+    return "" if exploration is None else f"x{exploration}"
 
 
 def program_key(task_id: str, index: int) -> str:
@@ -221,23 +247,34 @@ def program_key(task_id: str, index: int) -> str:
     return f"{task_id}|p{index}"
 
 
-def feedback_key(parent_key: str, index: int, origin: str = "model") -> str:
-    """Key of a feedback on a program: ``PARENT|f1`` (model), ``|h1`` (human), ``|t1`` (tests)."""
-    return f"{parent_key}|{_FEEDBACK_PREFIX[origin]}{index}"
+def feedback_key(
+    parent_key: str, index: int, origin: str = "model", exploration: int | None = None
+) -> str:
+    """Key of a feedback on a program: ``PARENT|f1`` (model), ``|h1`` (human), ``|t1``
+    (tests); in exploration 7, ``PARENT|x7f1``."""
+    return f"{parent_key}|{_tag(exploration)}{_FEEDBACK_PREFIX[origin]}{index}"
 
 
-def repair_key(feedback_key: str, index: int) -> str:
-    """Key of the ``index``-th repair sampled from a feedback: ``FEEDBACK|r0``."""
-    return f"{feedback_key}|r{index}"
+def repair_key(feedback_key: str, index: int, exploration: int | None = None) -> str:
+    """Key of the ``index``-th repair sampled from a feedback: ``FEEDBACK|r0`` (``|x7r0``
+    in exploration 7)."""
+    return f"{feedback_key}|{_tag(exploration)}r{index}"
 
 
-def child_key(parent_key: str, kind: str, origin: str, index: int) -> str:
+def child_key(
+    parent_key: str, kind: str, origin: str, index: int, exploration: int | None = None
+) -> str:
     """Key of a child of ``parent_key``: a feedback (by origin) or a repair."""
     if kind == "feedback":
-        return feedback_key(parent_key, index, origin)
-    return repair_key(parent_key, index)
+        return feedback_key(parent_key, index, origin, exploration)
+    return repair_key(parent_key, index, exploration)
 
 
-def call_key(task_id: str, role: str, parent_key: str | None, index: int) -> str:
-    """Idempotency key of a model call within a run: ``role|parent-or-task|index``."""
-    return f"{role}|{parent_key or task_id}|{index}"
+def call_key(
+    task_id: str, role: str, parent_key: str | None, index: int, exploration: int | None = None
+) -> str:
+    """Idempotency key of a model call within a run: ``role|parent-or-task|index``.
+
+    An exploration's calls end in ``|x7.0``: its id is unique across processes, so two
+    actions on the same parent at once never share a key (nor a seed)."""
+    return f"{role}|{parent_key or task_id}|{_tag(exploration)}{'' if exploration is None else '.'}{index}"

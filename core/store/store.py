@@ -34,6 +34,7 @@ from repair_tui.core.store.base import (
 )
 from repair_tui.core.store.connection import open_db
 from repair_tui.core.store.costs import StoreCosts
+from repair_tui.core.store.explore import ExplorationStore
 from repair_tui.core.store.reads import StoreReads
 from repair_tui.core.store.records import (
     CALL_ROLES,
@@ -55,7 +56,7 @@ __all__ = ["OriginStats", "RunSummary", "RunTotals", "Store", "TaskRow"]
 
 
 # mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
-class Store(StoreReads, StoreCosts, StoreSearch):  # type: ignore[misc]
+class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ignore[misc]
     """Typed access to one repair-tui database (see the module docstring for threads)."""
 
     @classmethod
@@ -273,19 +274,22 @@ class Store(StoreReads, StoreCosts, StoreSearch):  # type: ignore[misc]
         model: str | None = None,
         tokens: int = 0,
         meta: dict[str, Any] | None = None,
+        exploration_id: int | None = None,
     ) -> Node:
-        """Store a feedback on a program under the next free key (``|h0``, ``|h1``...)."""
+        """Store a feedback on a program under the next free key (``|h0``, ``|h1``...;
+        ``|x7h0`` in exploration 7)."""
         with self._write():
             parent = self.get_node(parent_id)
-            index = self.next_index(parent.run_id, parent.task_id, parent.id, "feedback", origin)
-            key = feedback_key(parent.key, index, origin)
+            index = 0 if exploration_id is not None else self.next_index(
+                parent.run_id, parent.task_id, parent.id, "feedback", origin)
+            key = feedback_key(parent.key, index, origin, exploration_id)
             while self.get_node_by_key(parent.run_id, key) is not None:
                 index += 1
-                key = feedback_key(parent.key, index, origin)
+                key = feedback_key(parent.key, index, origin, exploration_id)
             new = NewNode(
                 task_id=parent.task_id, key=key, kind="feedback", origin=origin,
                 parent_key=parent.key, model=model, text=text, tokens=tokens,
-                sample_index=index, meta=meta or {},
+                sample_index=index, meta=meta or {}, exploration_id=exploration_id,
             )
             node_id = self._insert_node(parent.run_id, new, call_id=None)
         return self.get_node(node_id)

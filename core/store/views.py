@@ -64,10 +64,13 @@ class TaskRow:
     pending: int  # programs not executed yet
     feedback: int
     tokens: int
-    attempted: bool  # at least one program executed
+    attempted: bool  # at least one program executed and no work left on it
     solved: bool  # some program (first or repair) passed
     solved_by_repair: bool  # solved, but no first program passed
     has_human_feedback: bool
+    in_progress: bool = False  # unsolved, and a running run still has work on it
+    flaky: int = 0  # programs whose verdict changed between executions (any scope)
+    explored: int = 0  # nodes explorations added to this task (never in the counts above)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class RunTotals:
     calls_failed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    in_progress: int = 0  # unsolved tasks a running run still works on (not attempted)
+    flaky: int = 0  # programs whose verdict changed between executions (any scope)
 
 
 @dataclass(frozen=True)
@@ -169,15 +174,20 @@ def summary_from_row(row: sqlite3.Row) -> RunSummary:
     )
 
 
-def task_row_from_rows(task: sqlite3.Row, counts: sqlite3.Row | None) -> TaskRow:
+def task_row_from_rows(
+    task: sqlite3.Row, counts: sqlite3.Row | None, flaky: int = 0, explored: int = 0,
+    explored_human: int = 0,
+) -> TaskRow:
     c = {name: int(counts[name] or 0) if counts else 0 for name in COUNT_NAMES}
     solved = bool(c["programs_passed"] or c["repairs_passed"])
+    busy = not solved and bool(counts["open"] if counts else 0)
     return TaskRow(
         task_id=task["task_id"], position=task["position"], difficulty=task["difficulty"],
         title=spec_title(task["spec"]), programs=c["programs"],
         programs_passed=c["programs_passed"], repairs=c["repairs"],
         repairs_passed=c["repairs_passed"], pending=c["pending"], feedback=c["feedback"],
-        tokens=c["tokens"], attempted=bool(c["executed"]), solved=solved,
+        tokens=c["tokens"], attempted=bool(c["executed"]) and not busy, solved=solved,
         solved_by_repair=solved and not c["programs_passed"],
-        has_human_feedback=bool(c["human_feedback"]),
+        has_human_feedback=bool(c["human_feedback"] or explored_human), in_progress=busy,
+        flaky=flaky, explored=explored,
     )

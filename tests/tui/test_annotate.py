@@ -73,7 +73,9 @@ async def test_annotate_skip_and_repair_all_end_to_end(tmp_path: Path) -> None:
         assert "human feedback:" in progress and "model feedback:" in progress
         assert any(m.startswith("repaired annotated programs: 2 program(s)")
                    for _, m in app.notices)
-        stats = app.store.origin_stats(1)
+        # The annotation queue's work is an exploration: the run's sample has no human feedback.
+        assert "human" not in app.store.origin_stats(1)
+        stats = app.store.origin_stats(1, scope="explorations")
         assert stats["human"].repairs == 2 and stats["human"].repairs_executed == 2
         # Nothing is left to repair; the model's feedback was never touched.
         await pilot.press("ctrl+r")

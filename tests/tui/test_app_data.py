@@ -50,8 +50,9 @@ class Writer:
     def __init__(self, store: Store, run_id: int) -> None:
         self.store, self.run_id = store, run_id
 
-    def step(self, task: str, key: str, nodes: list[NewNode]) -> None:
-        call = NewCall(task_id=task, key=key, role="joint", model="sim", created_utc=WHEN)
+    def step(self, task: str, key: str, nodes: list[NewNode], exploration: int | None = None) -> None:
+        call = NewCall(task_id=task, key=key, role="joint", model="sim", created_utc=WHEN,
+                       exploration_id=exploration)
         self.store.add_call(self.run_id, call, nodes)
 
     def program(self, task: str, index: int, passed: bool | None, tokens: int = 100) -> None:
@@ -101,10 +102,13 @@ def build_run(store: Store, name: str = "demo", *, status: str = "finished") -> 
                 w.repair(task, program, j, passed)
     p0 = store.get_node_by_key(run.id, "apps/test/0004|p0")
     assert p0 is not None
-    human = store.add_feedback(p0.id, "Use a BFS from the start node.")
+    # A person's feedback and its repair: an exploration, outside the run's sample.
+    x = store.create_exploration(run.id, "feedback", source="app", created_utc=WHEN).id
+    human = store.add_feedback(p0.id, "Use a BFS from the start node.", exploration_id=x)
     w.step("apps/test/0004", "repair|human", [NewNode(
         task_id="apps/test/0004", key=f"{human.key}|r0", kind="program", parent_key=human.key,
-        model="sim", text="print(3)", code="print(3)", tokens=80, created_utc=WHEN)])
+        model="sim", text="print(3)", code="print(3)", tokens=80, created_utc=WHEN,
+        exploration_id=x)], exploration=x)
     w.execute(f"{human.key}|r0", False)
     return store.get_run_by_id(run.id)
 
@@ -121,9 +125,13 @@ def test_build_run_counts(tmp_path: Path) -> None:
     with Store.open(make_db(tmp_path / "demo.db")) as store:
         run = store.get_run("demo")
         t = store.run_totals(run.id)
+        store_totals_explored = store.run_totals(run.id, scope="explorations")
         rows = {r.task_id: r for r in store.task_rows(run.id)}
     assert (t.tasks, t.attempted, t.solved, t.solved_by_repair) == (5, 4, 2, 1)
-    assert (t.programs, t.programs_passed, t.repairs, t.repairs_passed) == (12, 2, 9, 2)
-    assert t.feedback_by_origin == {"model": 8, "human": 1}
+    assert (t.programs, t.programs_passed, t.repairs, t.repairs_passed) == (12, 2, 8, 2)
+    assert t.feedback_by_origin == {"model": 8}  # the person's feedback is an exploration
+    x = store_totals_explored
+    assert (x.repairs, x.repairs_passed, x.feedback_by_origin) == (1, 0, {"human": 1})
+    assert rows["apps/test/0004"].explored == 2 and rows["apps/test/0003"].explored == 0
     assert rows["apps/test/0002"].solved_by_repair and not rows["apps/test/0003"].solved
     assert not rows["apps/test/0005"].attempted and rows["apps/test/0004"].has_human_feedback

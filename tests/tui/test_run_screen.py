@@ -43,8 +43,9 @@ async def test_header_chart_heat_map_and_origins(tmp_path: Path) -> None:
         screen = await open_run(pilot)
         tallies = str(screen.query_one(Tallies).render())
         assert "solved 2/4 of 5 tasks (50% of attempted, 1 only by repair)" in tallies
-        assert "programs 2/12 pass" in tallies and "repairs 2/9 pass" in tallies
-        assert "tokens 2,240" in tallies and "sim (feedback: sim-strong)" in tallies
+        assert "programs 2/12 pass" in tallies and "repairs 2/8 pass" in tallies
+        assert "explorations feedback 1  repairs 0/1 pass  tokens 80" in tallies
+        assert "tokens 2,160" in tallies and "sim (feedback: sim-strong)" in tallies
         grid = screen.grid
         assert grid is not None and grid.n_tasks == 4
         assert grid.nps == (1, 2, 3) and grid.nfrs == (1,) and grid.mode == "batch"

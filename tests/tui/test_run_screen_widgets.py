@@ -95,9 +95,12 @@ def test_policy_axes_follow_the_run() -> None:
 
 
 def test_origin_table_puts_origins_side_by_side() -> None:
-    text = origin_table({"human": OriginStats("human", 2, 4, 4, 3),
-                         "model": OriginStats("model", 10, 10, 8, 2)}).plain
-    head, *lines = text.splitlines()
-    assert head.split() == ["origin", "model", "human"]
-    assert lines[-1].split() == ["pass", "rate", "25.0%", "75.0%"]
+    text = origin_table({"model": OriginStats("model", 10, 10, 8, 2)},
+                        {"human": OriginStats("human", 2, 4, 4, 3),
+                         "model": OriginStats("model", 0, 2, 2, 1)}).plain
+    groups, head, *lines = text.splitlines()
+    assert groups.split() == ["sample", "explorations"]
+    assert groups.index("explorations") > head.index("model")  # over the later columns
+    assert head.split() == ["origin", "model", "model", "human"]
+    assert lines[-1].split() == ["pass", "rate", "25.0%", "50.0%", "75.0%"]
     assert origin_table({}).plain == "No feedback yet."

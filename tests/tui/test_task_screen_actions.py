@@ -52,18 +52,20 @@ async def test_edit_feedback_adds_a_human_node_and_keeps_the_model_one(tmp_path:
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, TaskScreen)
-        assert keys_under(tree, f"{TASK}|p0") == ["f0", "h0"]
+        # A person's feedback is an exploration (x1): beside the run's sample, never in it.
+        assert keys_under(tree, f"{TASK}|p0") == ["f0", "x1h0"]
         human = tree.selected
-        assert human is not None and human.key == f"{TASK}|p0|h0" and human.origin == "human"
+        assert human is not None and human.key == f"{TASK}|p0|x1h0" and human.origin == "human"
+        assert human.exploration_id == 1
         assert human.text == FEEDBACK + " Negative numbers need care too."
         store = app.store
         assert store.get_node_by_key(1, f"{TASK}|p0|f0").text == FEEDBACK  # unchanged
-        # Cancelling the editor stores nothing; saving again adds h1 beside h0.
+        # Cancelling the editor stores nothing; saving again adds another exploration.
         await pilot.press("e", "escape")
         assert len(store.human_feedback(1)) == 1
         await pilot.press("e", "ctrl+s")
         await pilot.pause()
-        assert keys_under(tree, f"{TASK}|p0") == ["f0", "h0", "h1"]
+        assert keys_under(tree, f"{TASK}|p0") == ["f0", "x1h0", "x2h0"]
 
 
 async def test_edit_feedback_on_a_failing_program_starts_empty(tmp_path: Path) -> None:
@@ -80,7 +82,7 @@ async def test_edit_feedback_on_a_failing_program_starts_empty(tmp_path: Path) -
         await pilot.press("ctrl+s")
         await pilot.pause()
         tree = app.screen.query_one(RepairTree)
-        assert keys_under(tree, f"{TASK}|p1") == ["f0", "h0"]
+        assert keys_under(tree, f"{TASK}|p1") == ["f0", "x1h0"]
 
 
 async def test_repair_from_human_feedback_with_the_sim_model(tmp_path: Path) -> None:
@@ -101,16 +103,17 @@ async def test_repair_from_human_feedback_with_the_sim_model(tmp_path: Path) -> 
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert keys_under(tree, f"{TASK}|p1|h0") == ["r0", "r1"]
-        repairs = [app.store.get_node_by_key(1, f"{TASK}|p1|h0|r{i}") for i in range(2)]
+        assert keys_under(tree, f"{TASK}|p1|x1h0") == ["x2r0", "x2r1"]
+        repairs = [app.store.get_node_by_key(1, f"{TASK}|p1|x1h0|x2r{i}") for i in range(2)]
         assert all(r.passed is not None for r in repairs)  # executed in the sandbox
-        shown = [t.data for t in tree.walk() if t.data is not None and t.data.key.endswith("h0|r0")]
+        shown = [t.data for t in tree.walk() if t.data is not None and t.data.key.endswith("h0|x2r0")]
         assert shown[0].passed == repairs[0].passed  # the tree shows the verdict
-        assert tree.selected.key == f"{TASK}|p1|h0|r0"  # the cursor goes to the first repair
-        assert any(m.startswith("repair from h0: 2 program(s)") for _, m in app.notices)
+        assert tree.selected.key == f"{TASK}|p1|x1h0|x2r0"  # the cursor goes to the first repair
+        assert any(m.startswith("repair from x1h0: 2 program(s)") for _, m in app.notices)
         assert any(type(e).__name__ == "ProgramExecuted" for e in app.events)
-        # The origin statistics count it as human feedback.
-        assert app.store.origin_stats(1)["human"].repairs == 2
+        # The explorations' origin statistics count it as human feedback; the sample's do not.
+        assert app.store.origin_stats(1, scope="explorations")["human"].repairs == 2
+        assert "human" not in app.store.origin_stats(1)
 
 
 async def test_rerun_branch_and_reexecute(tmp_path: Path) -> None:
@@ -122,16 +125,17 @@ async def test_rerun_branch_and_reexecute(tmp_path: Path) -> None:
         await pilot.press("n", "n", "b")  # rerun p1's branch (joint mode, nfr 1)
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert keys_under(tree, f"{TASK}|p1") == ["f0", "f1"]
-        assert keys_under(tree, f"{TASK}|p1|f1") == ["r0"]
-        assert app.store.get_node_by_key(1, f"{TASK}|p1|f1|r0").passed is not None
-        # Re-execute p0: its hand-made verdict is replaced by the sandbox's.
+        assert keys_under(tree, f"{TASK}|p1") == ["f0", "x1f0"]
+        assert keys_under(tree, f"{TASK}|p1|x1f0") == ["x1r0"]
+        assert app.store.get_node_by_key(1, f"{TASK}|p1|x1f0|x1r0").passed is not None
+        # Re-execute p0: the sandbox's verdict is kept beside the hand-made first one.
         await pilot.press("o", "n", "x")
         await app.workers.wait_for_complete()
         await pilot.pause()
         p0 = app.store.get_node_by_key(1, f"{TASK}|p0")
-        assert p0.isolation != "fixed" and p0.passed is False
-        assert tree.selected.isolation == p0.isolation  # the tree holds the new verdict
+        assert p0.isolation == "fixed"  # the first verdict stays, for the sample's numbers
+        (again,) = app.store.executions(p0.id)
+        assert again.isolation != "fixed" and again.passed is False
         # It was failing and still fails: the message says so, with the sandbox's fault.
         assert any(m.startswith("re-execute p0: ") and ("verdict unchanged: failed" in m or
                                                         "same verdict, other fault" in m)

@@ -279,7 +279,9 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         ))
 
     def _origin_line(self) -> str:
-        stats = self.host.store.origin_stats(self.run_id)
+        # A person's feedback is an exploration; the model's is the run's sample.
+        stats = {**self.host.store.origin_stats(self.run_id),
+                 "human": self.host.store.origin_stats(self.run_id, scope="explorations").get("human")}
         parts = []
         for origin in ("human", "model"):
             s = stats.get(origin)

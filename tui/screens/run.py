@@ -181,8 +181,10 @@ class RunScreen(Screen[None]):
         """Tallies, origins and task rows from the store's aggregates."""
         store = self.repair_app.store
         assert self.run is not None
-        self.query_one(Tallies).show(self.run, store.run_totals(self.run_id))
-        self.query_one(OriginTable).show(store.origin_stats(self.run_id))
+        self.query_one(Tallies).show(self.run, store.run_totals(self.run_id),
+                                     store.run_totals(self.run_id, scope="explorations"))
+        self.query_one(OriginTable).show(store.origin_stats(self.run_id),
+                                         store.origin_stats(self.run_id, scope="explorations"))
         self.rows = store.task_rows(self.run_id)
         if self._specs is not None and len(self._specs) != len(self.rows):
             self._specs = None  # tasks were added: read the texts again when searching

@@ -11,6 +11,7 @@ and then updated node by node.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from repair_tui.core.engine.steps import Engine
@@ -155,6 +156,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
         self.sub_title = visible(self.task_id, keep_newlines=False)
         # Take the mark before loading: a node written in between arrives twice (harmless).
         self._mark = store.mark()
+        self.tree.flaky = store.flaky_ids(self.run_id, self.task_id)
         self.tree.load(self.task_id, spec_title(self.task_record.spec),
                        store.task_nodes(self.run_id, self.task_id))
         self.tree.reveal(None)
@@ -182,6 +184,8 @@ class TaskScreen(PlainNotifications, Screen[None]):
         if fresh is not None:
             self._show(fresh)
         if mine:
+            self.tree.set_flaky(self.host.store.flaky_ids(self.run_id, self.task_id))
+            self.tree.refresh_tallies()
             self._refresh_bindings_if_changed()
         return mine
 
@@ -427,10 +431,18 @@ def verdict_text(node: Node) -> str:
 
 
 def verdict_change(before: Node, after: object) -> str:
-    """What a re-execution found, against the verdict shown before it."""
+    """What a re-execution found, against the program's first verdict (which stays on the
+    node and in the sample's numbers; a differing one marks the program flaky)."""
+    if isinstance(after, tuple) and len(after) == 2 and isinstance(after[0], Node):
+        node, execution = after
+        if execution is None:
+            return f"first verdict: {verdict_text(node)}"
+        after = replace(node, passed=execution.passed, fault=execution.fault)
     if not isinstance(after, Node):
         return outcome_text(after)
     old, new = verdict_text(before), verdict_text(after)
+    if before.passed is not None and before.passed != after.passed:
+        return f"verdict changed: {old} → {new} (flaky; the run's numbers keep the first)"
     if before.passed is None:
         return f"first verdict: {new}"
     if before.passed != after.passed:

@@ -19,8 +19,9 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def tallies_text(run: Run, t: RunTotals) -> Text:
-    """Two lines: the run's identity and status, then its counts so far."""
+def tallies_text(run: Run, t: RunTotals, explored: RunTotals | None = None) -> Text:
+    """The run's identity and status, then its sample's counts so far, then (when there
+    are any) its explorations' counts, which never enter the sample's."""
     c = run.config
     models = c.model if not c.feedback_model else f"{c.model} (feedback: {c.feedback_model})"
     head = Text()
@@ -35,19 +36,32 @@ def tallies_text(run: Run, t: RunTotals) -> Text:
     body.append(f"programs {t.programs_passed}/{t.programs} pass  ")
     body.append(f"repairs {t.repairs_passed}/{t.repairs} pass  ")
     body.append(f"tokens {t.tokens:,}  ")
+    if t.in_progress:
+        body.append(f"in progress {t.in_progress}  ", "yellow")
     if t.pending:
         body.append(f"pending {t.pending}  ", "yellow")
     if t.calls_failed:
         body.append(f"failed calls {t.calls_failed}", "red")
-    return Text("\n").join([head, body])
+    lines = [head, body]
+    if explored is not None and (explored.repairs or sum(explored.feedback_by_origin.values())
+                                 or t.flaky):
+        x = Text()
+        x.append("explorations ", "bold magenta")
+        x.append(f"feedback {sum(explored.feedback_by_origin.values())}  "
+                 f"repairs {explored.repairs_passed}/{explored.repairs} pass  "
+                 f"tokens {explored.tokens:,}  (not in the sample's numbers)  ")
+        if t.flaky:
+            x.append(f"flaky: {t.flaky} program{'s' if t.flaky != 1 else ''}", "bold red")
+        lines.append(x)
+    return Text("\n").join(lines)
 
 
 class Tallies(Static):
     """The Run screen's header: what the run is and its counts, updated live."""
 
-    def show(self, run: Run, totals: RunTotals) -> None:
+    def show(self, run: Run, totals: RunTotals, explored: RunTotals | None = None) -> None:
         """Show these counts (the screen calls this whenever the data changed)."""
-        self.update(tallies_text(run, totals))
+        self.update(tallies_text(run, totals, explored))
 
 
 ORIGIN_ROWS = ("feedback", "repairs", "executed", "passing", "pass rate")
@@ -59,18 +73,33 @@ def _origin_column(s: OriginStats) -> list[str]:
             f"{s.repairs_passed:,}", rate]
 
 
-def origin_table(stats: dict[str, OriginStats]) -> Text:
-    """Feedback origins side by side: feedback, repairs sampled, executed, passing, rate.
+def _ordered(stats: dict[str, OriginStats]) -> list[str]:
+    return [o for o in ORIGINS if o in stats] + sorted(set(stats) - set(ORIGINS))
+
+
+def origin_table(
+    stats: dict[str, OriginStats], explored: dict[str, OriginStats] | None = None
+) -> Text:
+    """Feedback origins side by side: feedback, repairs sampled, executed, passing, rate;
+    the run's sample first, then its explorations (a person's feedback, reruns...).
 
     Plain Text (not a rich Table), which is much cheaper to re-render on live updates.
     """
-    shown = [o for o in ORIGINS if o in stats] + sorted(set(stats) - set(ORIGINS))
+    explored = explored or {}
+    shown = [(o, stats[o]) for o in _ordered(stats)]
+    shown += [(o, explored[o]) for o in _ordered(explored)]
     if not shown:
         return Text("No feedback yet.", style="dim")
-    columns = [_origin_column(stats[o]) for o in shown]
-    width = max(9, *(len(v) for column in columns for v in column), *(len(o) for o in shown))
-    out = Text(f"{'origin':<10}", style="bold")
-    for origin in shown:
+    columns = [_origin_column(s) for _, s in shown]
+    width = max(9, *(len(v) for column in columns for v in column), *(len(o) for o, _ in shown))
+    out = Text(f"{'':<10}")
+    n_sample = len(stats)
+    for label, count in (("sample", n_sample), ("explorations", len(shown) - n_sample)):
+        if count:
+            span = count * (width + 1)
+            out.append(f"{label:^{span}}", "bold" if label == "sample" else "bold magenta")
+    out.append(f"\n{'origin':<10}", style="bold")
+    for origin, _ in shown:
         out.append(f" {origin:>{width}}", "bold")
     for i, label in enumerate(ORIGIN_ROWS):
         out.append(f"\n{label:<10}")
@@ -82,6 +111,8 @@ def origin_table(stats: dict[str, OriginStats]) -> Text:
 class OriginTable(Static):
     """Repair success by feedback origin (model, human, tests), side by side."""
 
-    def show(self, stats: dict[str, OriginStats]) -> None:
-        """Show these per-origin counts."""
-        self.update(origin_table(stats))
+    def show(
+        self, stats: dict[str, OriginStats], explored: dict[str, OriginStats] | None = None
+    ) -> None:
+        """Show these per-origin counts (the sample's, then the explorations')."""
+        self.update(origin_table(stats, explored))

@@ -40,7 +40,7 @@ def matches(row: TaskRow, status: str) -> bool:
     if status == "solved":
         return bool(row.solved)
     if status == "unsolved":
-        return not row.solved
+        return not row.solved and not row.in_progress
     if status == "repair":
         return bool(row.solved_by_repair)
     return True
@@ -77,6 +77,8 @@ def status_text(row: TaskRow) -> Text:
         return Text("✓ by repair", "bold cyan")
     if row.solved:
         return Text("✓ solved", "green")
+    if row.in_progress:
+        return Text("… in progress", "yellow")
     if row.attempted:
         text = Text("✗ unsolved", "red")
         if row.pending:
@@ -92,6 +94,8 @@ def task_cells(row: TaskRow) -> dict[str, Text]:
     title = visible(row.title, keep_newlines=False)
     title = title if len(title) <= TITLE_WIDTH else title[: TITLE_WIDTH - 1] + "…"
     feedback = f"{row.feedback}" + (" ★" if row.has_human_feedback else "")
+    if row.explored:  # nodes explorations added, outside the counts
+        feedback += f" +{row.explored}◇"
     return {
         "task": Text(visible(row.task_id), "bold"),
         "difficulty": Text(visible(row.difficulty or ""), "dim"),

@@ -34,8 +34,10 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def node_label(node: Node) -> Text:
-    """The tree label of a node, e.g. ``✗ program p3 · 31 tok · wrong_answer on test 2``."""
+def node_label(node: Node, *, flaky: bool = False) -> Text:
+    """The tree label of a node, e.g. ``✗ program p3 · 31 tok · wrong_answer on test 2``;
+    what an exploration made ends in ``◇ explored``, a program whose verdict changed
+    between executions in ``flaky``."""
     label = Text()
     if node.kind == "feedback":
         who = node.origin if node.origin != "model" else (node.model or "model")
@@ -43,6 +45,8 @@ def node_label(node: Node) -> Text:
         label.append(f"feedback {short_key(node)}", style="magenta")
         label.append(f" ({visible(who)})", style="dim")
         label.append(f" · {node.tokens} tok", style="dim")
+        if node.exploration_id is not None:
+            label.append(" ◇ explored", style="italic magenta")
         return label
     if node.passed is None:
         label.append("… ", style="bold yellow")
@@ -56,16 +60,40 @@ def node_label(node: Node) -> Text:
         label.append(" · not run", style="yellow")
     elif not node.passed and node.fault:
         label.append(f" · {_clip(node.fault, FAULT_WIDTH)}", style="red")
+    if flaky:
+        label.append(" · flaky", style="bold red reverse")
+    if node.exploration_id is not None:
+        label.append(" ◇ explored", style="italic magenta")
     return label
 
 
-def root_label(task_id: str, title: str) -> Text:
-    """The root's label: the task id and the spec's title."""
+def tree_tallies(nodes: Iterable[Node]) -> str:
+    """One task's counts, the sample's apart from the explorations':
+    ``sample 2/3 programs, 1/4 repairs pass · explored 1/2 repairs pass``."""
+    counts = {True: [0, 0, 0, 0], False: [0, 0, 0, 0]}  # by "explored": programs, ok, repairs, ok
+    for n in nodes:
+        if n.kind != "program":
+            continue
+        c = counts[n.exploration_id is not None]
+        i = 2 if n.parent_id is not None else 0
+        c[i] += 1
+        c[i + 1] += bool(n.passed)
+    s, x = counts[False], counts[True]
+    text = f"sample {s[1]}/{s[0]} programs, {s[3]}/{s[2]} repairs pass"
+    if x[2]:
+        text += f" · explored {x[3]}/{x[2]} repairs pass"
+    return text
+
+
+def root_label(task_id: str, title: str, tallies: str = "") -> Text:
+    """The root's label: the task id, the spec's title and the tree's tallies."""
     label = Text()
     label.append("spec ", style="bold")
     label.append(visible(task_id, keep_newlines=False), style="bold cyan")
     if title:
         label.append(f" · {_clip(title, FAULT_WIDTH)}", style="dim")
+    if tallies:
+        label.append(f" · {tallies}", style="dim")
     return label
 
 
@@ -93,6 +121,8 @@ class RepairTree(Tree[TreeData]):
         self.auto_expand = False  # enter shows the detail; space folds a branch
         self._by_id: dict[int, TreeNode[TreeData]] = {}
         self._orphans: dict[int, list[Node]] = {}  # parent id -> children seen first
+        self.flaky: set[int] = set()  # programs whose verdict changed between executions
+        self._head = ("", "")  # task id and title, for the root's label
 
     # --- loading and live updates -----------------------------------------------
 
@@ -101,7 +131,7 @@ class RepairTree(Tree[TreeData]):
         self.clear()
         self._by_id.clear()
         self._orphans.clear()
-        self.root.set_label(root_label(task_id, title))
+        self._head = (task_id, title)
         self.root.expand()
         # Each TreeNode.add invalidates every line of the tree: once at the end is enough.
         self._batching = True
@@ -111,6 +141,19 @@ class RepairTree(Tree[TreeData]):
         finally:
             self._batching = False
             self._invalidate()
+        self.refresh_tallies()
+
+    def refresh_tallies(self) -> None:
+        """Recount the root's tallies from the nodes shown."""
+        self.root.set_label(root_label(*self._head, tree_tallies(self.stored_nodes())))
+
+    def set_flaky(self, ids: set[int]) -> None:
+        """Mark these programs flaky (and unmark the others)."""
+        changed, self.flaky = ids ^ self.flaky, set(ids)
+        for node_id in changed:
+            shown = self._by_id.get(node_id)
+            if shown is not None and shown.data is not None:
+                shown.set_label(node_label(shown.data, flaky=node_id in self.flaky))
 
     def _invalidate(self) -> None:
         if not self._batching:
@@ -125,7 +168,7 @@ class RepairTree(Tree[TreeData]):
         shown = self._by_id.get(node.id)
         if shown is not None:
             shown.data = node
-            shown.set_label(node_label(node))
+            shown.set_label(node_label(node, flaky=node.id in self.flaky))
             return shown
         if node.parent_id is None:
             parent = self.root
@@ -136,7 +179,8 @@ class RepairTree(Tree[TreeData]):
                 return None
             parent = found
         # No fold icon until a node has children (they may arrive later: allow it then).
-        added = parent.add(node_label(node), node, expand=True, allow_expand=False)
+        added = parent.add(node_label(node, flaky=node.id in self.flaky), node, expand=True,
+                           allow_expand=False)
         parent.allow_expand = True
         self._by_id[node.id] = added
         for child in self._orphans.pop(node.id, []):

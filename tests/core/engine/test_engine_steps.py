@@ -52,17 +52,22 @@ async def test_explain_adds_model_feedback_beside_the_old(world: tuple[Store, En
     program = failing(store, engine)[0]
     before = tree(store, engine.run.id)
     new = await engine.explain(program.id, n=2)
-    assert [f.key for f in new] == [f"{program.key}|f1", f"{program.key}|f2"]  # nfr 1 used f0
+    x = new[0].exploration_id
+    assert x is not None and store.get_exploration(x).kind == "explain"
+    assert [f.key for f in new] == [f"{program.key}|x{x}f0", f"{program.key}|x{x}f1"]
     assert all(f.kind == "feedback" and f.origin == "model" and f.model == "sim" for f in new)
     assert all(f.parent_id == program.id and f.depth == 1 and f.text for f in new)
     assert all(store.children(f.id) == [] for f in new)  # explained, not repaired
-    call = store.get_call_by_key(engine.run.id, call_key(program.task_id, "feedback", program.key, 1))
+    call = store.get_call_by_key(engine.run.id,
+                                 call_key(program.task_id, "feedback", program.key, 0, x))
     assert call is not None and call.role == "feedback" and call.params["n"] == 2
+    assert call.exploration_id == x
     kept(before, tree(store, engine.run.id))
     assert [e.node_id for e in rec.of(ev.NodeStored)] == [f.id for f in new]
     assert [e.role for e in rec.of(ev.CallFinished)] == ["feedback"]
     (strong,) = await engine.explain(program.id, model="sim-strong", temperature=0.2)
-    assert strong.model == "sim-strong" and strong.key == f"{program.key}|f3"
+    y = strong.exploration_id
+    assert strong.model == "sim-strong" and y not in (None, x) and strong.key == f"{program.key}|x{y}f0"
     call = store.calls(engine.run.id)[-1]
     assert call.model == "sim-strong" and call.params["temperature"] == 0.2
     with pytest.raises(UserError, match="passes its tests"):
@@ -77,7 +82,9 @@ async def test_human_feedback_never_overwrites(world: tuple[Store, Engine, Recor
     before = tree(store, engine.run.id)
     first = engine.add_human_feedback(program.id, "  The loop stops one element early.  ")
     second = engine.add_human_feedback(program.id, "Check the empty list.")
-    assert (first.key, second.key) == (f"{program.key}|h0", f"{program.key}|h1")
+    x, y = first.exploration_id, second.exploration_id
+    assert x is not None and y is not None and x != y
+    assert (first.key, second.key) == (f"{program.key}|x{x}h0", f"{program.key}|x{y}h0")
     assert first.origin == second.origin == "human" and first.model is None
     assert first.text == "The loop stops one element early." and first.tokens == 0
     assert first.parent_id == program.id and first.depth == 1 and first.call_id is None
@@ -96,17 +103,19 @@ async def test_repair_from_a_human_feedback_uses_its_text(world: tuple[Store, En
     text = "Line 3 compares with < where it needs <=; ZEBRA-7 marks this note."
     human = engine.add_human_feedback(program.id, text)
     repairs = await engine.repair_from_feedback(human.id, n=2)
-    assert [r.key for r in repairs] == [f"{human.key}|r0", f"{human.key}|r1"]
+    x = repairs[0].exploration_id
+    assert x not in (None, human.exploration_id)
+    assert [r.key for r in repairs] == [f"{human.key}|x{x}r0", f"{human.key}|x{x}r1"]
     assert all(r.parent_id == human.id and r.depth == 1 and r.passed is not None for r in repairs)
     assert all(store.test_results(r.id) for r in repairs)
     assert len({r.call_id for r in repairs}) == 1 and repairs[0].call_id is not None
     call = store.get_call(repairs[0].call_id)
-    assert call.role == "repair" and call.key == call_key(program.task_id, "repair", human.key, 0)
+    assert call.role == "repair" and call.key == call_key(program.task_id, "repair", human.key, 0, x)
     assert text in call.messages[-1]["content"]
     assert program.code and program.code.strip().splitlines()[0] in call.messages[-1]["content"]
     assert {e.node_id for e in rec.of(ev.ProgramExecuted)} == {r.id for r in repairs}
     (more,) = await engine.repair_from_feedback(human.id, n=1, model="sim-strong", temperature=0.0)
-    assert more.key == f"{human.key}|r2" and more.model == "sim-strong"
+    assert more.key == f"{human.key}|x{more.exploration_id}r0" and more.model == "sim-strong"
     with pytest.raises(UserError, match="not a feedback"):
         await engine.repair_from_feedback(program.id)
     with pytest.raises(UserError, match="at least 1"):
@@ -131,22 +140,36 @@ async def test_rerun_branch_adds_new_keys_beside_old_ones(
         assert all(k.startswith(program.key + "|") for k in added)
         feedback = {n.key for n in store.children(program.id)} - old_children
         letter = "t" if mode == "tests-only" else "f"
-        assert feedback == {f"{program.key}|{letter}{1 if mode == 'tests-only' else 2}"}
+        x = new[0].exploration_id
+        assert x is not None and store.get_exploration(x).kind == "rerun"
+        assert feedback == {f"{program.key}|x{x}{letter}0"}
+        assert all(store.get_node_by_key(run.id, k).exploration_id == x for k in added)
         assert {n.key for n in new} <= added and all(n.passed is not None for n in new)
         await engine.aclose()
 
 
-async def test_reexecute_replaces_the_verdict(world: tuple[Store, Engine, Recorder]) -> None:
+async def test_reexecute_keeps_the_first_verdict_and_marks_a_change_flaky(
+    world: tuple[Store, Engine, Recorder]
+) -> None:
     store, engine, rec = world
     program = failing(store, engine)[0]
-    real = [(r.status, r.line) for r in store.test_results(program.id)]
     fake = res.Verdict(True, [res.TestResult(i, res.Status.PASSED) for i in range(3)], "fake")
-    assert store.record_verdict(program.id, fake).passed is True
-    again = await engine.reexecute(program.id)
-    assert again.passed is False and again.fault == program.fault
-    assert [(r.status, r.line) for r in store.test_results(program.id)] == real
-    assert again.isolation != "fake" and again.seq > program.seq
-    (event,) = rec.of(ev.ProgramExecuted)
+    assert store.record_verdict(program.id, fake).passed is True  # a first verdict that passed
+    sample_before = store.run_totals(engine.run.id)
+    node, execution = await engine.reexecute(program.id)
+    assert node.passed is True and node.isolation == "fake"  # the first verdict stays
+    assert execution is not None and execution.passed is False
+    assert execution.fault == program.fault and execution.isolation != "fake"
+    assert execution.results and not all(r.passed for r in execution.results)
+    assert node.seq > program.seq  # live views see the change
+    assert store.flaky_ids(engine.run.id) == {program.id}
+    assert store.run_totals(engine.run.id).flaky == 1
+    assert store.run_totals(engine.run.id).programs_passed == sample_before.programs_passed
+    (tally,) = [t for t in store.explorations(engine.run.id) if t.kind == "reexec"]
+    assert (tally.reexecutions, tally.changed) == (1, 1)
+    _, again = await engine.reexecute(program.id)
+    assert [e.id for e in store.executions(program.id)] == [execution.id, again.id]
+    (event, _) = rec.of(ev.ProgramExecuted)
     assert (event.node_id, event.passed) == (program.id, False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -101,4 +102,37 @@ def test_an_old_schema_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> No
         node = store.get_node_by_key(run.id, "HumanEval/0|p0")
         assert node is not None
         assert [r.got for r in store.test_results(node.id)] == ["2"]
+    assert applied(path) == MIGRATION_NAMES
+
+
+def test_a_schema_1_database_with_app_actions_is_sorted_into_sample_and_explorations(
+    tmp_path: Path,
+) -> None:
+    """schema_v1_explored.sql was made by schema 1's code: three runs (joint, separate at
+    depth 2, tests-only), then every app action of that version. Its .json lists which
+    keys the run made and which each action added, as recorded when it was made."""
+    path = tmp_path / "explored.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((DATA / "schema_v1_explored.sql").read_text())
+    conn.close()
+    made = json.loads((DATA / "schema_v1_explored.json").read_text())
+    with Store.open(path) as store:
+        for name, sample in made["sample"].items():
+            run = store.get_run(name)
+            added = {k for action, keys in made["actions"].items()
+                     if action.startswith(f"{name}:") and not action.endswith(":reexecute")
+                     for k in keys}
+            nodes = list(store.iter_nodes(run.id))
+            assert {n.key for n in nodes if not n.is_exploration} == set(sample)
+            assert {n.key for n in nodes if n.is_exploration} == added
+            (x,) = store.explorations(run.id)
+            assert x.kind == "migrated" and x.feedback + x.repairs == len(added)
+            totals = store.run_totals(run.id)
+            assert "human" not in totals.feedback_by_origin
+            assert totals.programs + totals.repairs == sum(
+                1 for n in nodes if n.kind == "program" and not n.is_exploration)
+            calls = {c.id: c for c in store.calls(run.id)}
+            for n in nodes:  # a call is marked with the nodes it made
+                if n.call_id is not None:
+                    assert calls[n.call_id].exploration_id == n.exploration_id
     assert applied(path) == MIGRATION_NAMES
