@@ -42,7 +42,7 @@ async def test_tree_shape_and_labels(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)):
         tree = app.screen.query_one(RepairTree)
         assert labels(tree) == [
-            "spec HumanEval/2 · Given a positive floating point… · sample 1/3 programs, 1/2 repairs pass",
+            "spec HumanEval/2 · Given a positive floating point…",
             "✗ program p0 · 31 tok · wrong answer on test 1",
             "» feedback f0 (sim) · 28 tok",
             "✓ repair r0 · 33 tok",

@@ -149,16 +149,16 @@ class TaskScreen(PlainNotifications, Screen[None]):
             self.dismiss()
             return
         self.run_record = run
-        title = Text.assemble((visible(self.task_id), "bold"), visible(
+        self._title = Text.assemble((visible(self.task_id), "bold"), visible(
             f" · run {run.name} · {run.config.models}"
             f" · np {run.config.np} nfr {run.config.nfr} {run.config.mode}", keep_newlines=False))
-        self.query_one("#task-title", Static).update(title)
         self.sub_title = visible(self.task_id, keep_newlines=False)
         # Take the mark before loading: a node written in between arrives twice (harmless).
         self._mark = store.mark()
         self.tree.flaky = store.flaky_ids(self.run_id, self.task_id)
         self.tree.load(self.task_id, spec_title(self.task_record.spec),
                        store.task_nodes(self.run_id, self.task_id))
+        self._show_title()
         self.tree.reveal(None)
         # The spec's Markdown is the costliest widget here: draw the tree first.
         self.call_after_refresh(self.detail.show_spec, self.task_record)
@@ -185,9 +185,15 @@ class TaskScreen(PlainNotifications, Screen[None]):
             self._show(fresh)
         if mine:
             self.tree.set_flaky(self.host.store.flaky_ids(self.run_id, self.task_id))
-            self.tree.refresh_tallies()
+            self._show_title()
             self._refresh_bindings_if_changed()
         return mine
+
+    def _show_title(self) -> None:
+        """The title line: the task and run, then the tree's tallies (sample apart from
+        explorations)."""
+        self.query_one("#task-title", Static).update(
+            Text.assemble(self._title, (f" · {self.tree.tallies()}", "dim")))
 
     @on(DataChanged)
     def data_changed(self) -> None:

@@ -85,15 +85,13 @@ def tree_tallies(nodes: Iterable[Node]) -> str:
     return text
 
 
-def root_label(task_id: str, title: str, tallies: str = "") -> Text:
-    """The root's label: the task id, the spec's title and the tree's tallies."""
+def root_label(task_id: str, title: str) -> Text:
+    """The root's label: the task id and the spec's title."""
     label = Text()
     label.append("spec ", style="bold")
     label.append(visible(task_id, keep_newlines=False), style="bold cyan")
     if title:
         label.append(f" · {_clip(title, FAULT_WIDTH)}", style="dim")
-    if tallies:
-        label.append(f" · {tallies}", style="dim")
     return label
 
 
@@ -122,7 +120,6 @@ class RepairTree(Tree[TreeData]):
         self._by_id: dict[int, TreeNode[TreeData]] = {}
         self._orphans: dict[int, list[Node]] = {}  # parent id -> children seen first
         self.flaky: set[int] = set()  # programs whose verdict changed between executions
-        self._head = ("", "")  # task id and title, for the root's label
 
     # --- loading and live updates -----------------------------------------------
 
@@ -131,7 +128,6 @@ class RepairTree(Tree[TreeData]):
         self.clear()
         self._by_id.clear()
         self._orphans.clear()
-        self._head = (task_id, title)
         self.root.expand()
         # Each TreeNode.add invalidates every line of the tree: once at the end is enough.
         self._batching = True
@@ -141,11 +137,11 @@ class RepairTree(Tree[TreeData]):
         finally:
             self._batching = False
             self._invalidate()
-        self.refresh_tallies()
+        self.root.set_label(root_label(task_id, title))
 
-    def refresh_tallies(self) -> None:
-        """Recount the root's tallies from the nodes shown."""
-        self.root.set_label(root_label(*self._head, tree_tallies(self.stored_nodes())))
+    def tallies(self) -> str:
+        """The shown nodes' counts, the sample's apart from the explorations'."""
+        return tree_tallies(self.stored_nodes())
 
     def set_flaky(self, ids: set[int]) -> None:
         """Mark these programs flaky (and unmark the others)."""

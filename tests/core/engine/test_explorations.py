@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,8 @@ def numbers(store: Store, run_id: int) -> dict[str, Any]:
     export_paper(store, run, out)
     return {
         "totals": store.run_totals(run_id),
-        "rows": store.task_rows(run_id),
+        # A row also says what explorations added beside the counts (explored, the star).
+        "rows": [replace(r, explored=0, has_human_feedback=False) for r in store.task_rows(run_id)],
         "runs": [s for s in store.list_runs() if s.id == run_id],
         "frozen": store.frozen_tasks(run_id),
         "origins": store.origin_stats(run_id),
