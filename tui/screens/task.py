@@ -439,16 +439,18 @@ def verdict_text(node: Node) -> str:
 def verdict_change(before: Node, after: object) -> str:
     """What a re-execution found, against the program's first verdict (which stays on the
     node and in the sample's numbers; a differing one marks the program flaky)."""
+    kept = ""
     if isinstance(after, tuple) and len(after) == 2 and isinstance(after[0], Node):
         node, execution = after
         if execution is None:
             return f"first verdict: {verdict_text(node)}"
         after = replace(node, passed=execution.passed, fault=execution.fault)
+        kept = " (flaky; the run's numbers keep the first)"
     if not isinstance(after, Node):
         return outcome_text(after)
     old, new = verdict_text(before), verdict_text(after)
     if before.passed is not None and before.passed != after.passed:
-        return f"verdict changed: {old} → {new} (flaky; the run's numbers keep the first)"
+        return f"verdict changed: {old} → {new}{kept}"
     if before.passed is None:
         return f"first verdict: {new}"
     if before.passed != after.passed:
