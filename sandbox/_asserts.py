@@ -10,7 +10,6 @@ Runs inside the test process, on test code (trusted), never on the program.
 from __future__ import annotations
 
 import ast
-import marshal
 import reprlib
 from types import CodeType, TracebackType
 from typing import Any
@@ -60,14 +59,14 @@ def _unwrap(node: ast.expr) -> ast.expr:
 class CheckCode:
     """The compiled test code and what is needed to explain its failures."""
 
-    def __init__(self, source: str, compiled: bytes | None = None) -> None:
-        """Compile ``source``, or take the code already compiled (``marshal`` bytes of
-        ``code``) and parse the source again only if an assertion fails."""
+    def __init__(self, source: str, compiled: CodeType | None = None) -> None:
+        """Compile ``source``, or take the code already compiled from it and parse the
+        source again only if an assertion fails."""
         self.source = source
         self._asserts: list[ast.Assert] | None = None
         self.instrumented: dict[int, str] = {}
         if compiled is not None:
-            self.code: CodeType = marshal.loads(compiled)
+            self.code: CodeType = compiled
             return
         try:
             self.code = pyast.compile_tree(self._parse(), TEST_FILENAME)
@@ -82,10 +81,6 @@ class CheckCode:
         self._asserts = capture.asserts
         self.instrumented = capture.instrumented
         return tree
-
-    def compiled(self) -> bytes:
-        """The code as ``marshal`` bytes, for a process that should not compile it again."""
-        return marshal.dumps(self.code)
 
     def statement_at(self, line: int) -> ast.Assert | None:
         """The assert statement covering ``line`` (the innermost one)."""

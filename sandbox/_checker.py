@@ -6,8 +6,15 @@ The test process forks before any program code exists in it. The child is the
 hands ``check`` a proxy for the candidate. The parent becomes the program's process:
 it loads the program, then answers calls from the checker over two pipes until the
 checker is done. Only the checker holds the result pipe and the report's token, and
-it is non-dumpable, so the program can neither write a report nor read or change the
-checker's memory (no ptrace, no /proc/<pid>/mem).
+it is non-dumpable from birth, so the program can neither write a report nor read or
+change the checker's memory (no ptrace, no /proc/<pid>/mem).
+
+The check itself (source and compiled code) reaches only the checker: the server puts
+it in a sealed memfd whose fd (CHECK_FD) passes through the zygote and the test
+process unread; the checker reads it after the split, and the program's process closes
+its copy first. No byte of the check, and so none of its expected answers, is ever in
+memory the program can read. The prompt's helpers are in both: they are the task's
+prompt, which the model was given anyway.
 
 The proxy sends the arguments out as plain data and gets back plain data: values
 whose types *are* (``type(x) is``) None, bool, int, float, complex, str, bytes, list,
@@ -30,7 +37,9 @@ Protocol, frames of a 4-byte length plus JSON, program -> checker first::
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
+import marshal
 import os
 import types
 from collections.abc import Callable
@@ -41,6 +50,7 @@ import repair_tui.sandbox._values as V
 from repair_tui.sandbox._asserts import TEST_FILENAME, CheckCode
 
 RESULT_FD = 3
+CHECK_FD = 5  # the check as the server compiled it (a sealed memfd; see _server.check_memfd)
 MAX_FRAME = 32 * 1024**2  # bytes of one message from the program
 TEXT_LIMIT = 2000
 _encoder = json.JSONEncoder(separators=(",", ":"))
@@ -140,7 +150,7 @@ def _check(job: dict[str, Any], link: Link, prompt_code: types.CodeType | None) 
         return _relayed_failure(hello["failed"])
     if hello.get("ready") != 1:
         return _misbehaved(ProgramMisbehaved("an unexpected first message"))
-    check_code = job.get("_check_code") or CheckCode(str(job["test"]))
+    check_code = _read_check()
     ns: dict[str, Any] = {"__name__": "__check__", "__builtins__": builtins}
     if prompt_code is not None:
         exec(prompt_code, ns)
@@ -169,6 +179,20 @@ def _check(job: dict[str, Any], link: Link, prompt_code: types.CodeType | None) 
     except BaseException as exc:
         return _exception(exc)
     return {"kind": "checked"}
+
+
+def _read_check() -> CheckCode:
+    """The check, from CHECK_FD: the only copy in any process the program can reach
+    (the program's process closed its fd before any program code ran)."""
+    try:
+        data = os.pread(CHECK_FD, os.fstat(CHECK_FD).st_size, 0)
+    except OSError as exc:
+        raise RuntimeError(f"the check was not passed to the checker ({exc.strerror})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(CHECK_FD)
+    source, code = marshal.loads(data)
+    return CheckCode(source, code)
 
 
 def _proxy(link: Link, name: str) -> Callable[..., Any]:

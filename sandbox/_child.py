@@ -8,7 +8,8 @@ a program printing "passed" or writing junk to fd 3 gets nowhere, and a program 
 exits early sends no frame at all. Expected outputs are never in this process.
 
 Assert-style tests split first (``_checker``): the check runs in a child that runs no
-program code and alone holds fd 3; this process closes fd 3 and serves the calls.
+program code and alone holds fd 3 and the check (fd 5, which only it reads); this
+process closes both and serves the calls. So the check's answers are never here.
 
 Programs are run as the datasets' own harnesses run them: a stdio program with a
 top-level ``return`` runs inside a function, as APPS wraps it (``_stdio_code``); an
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import contextlib
 import gc
 import io
 import json
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import repair_tui.sandbox._checker as _checker
+import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._values as _values
 from repair_tui.sandbox import pyast
 from repair_tui.sandbox._asserts import TEST_FILENAME, prompt_definitions, safe_repr
@@ -374,6 +377,10 @@ def _run_assert(job: dict[str, Any], token: str) -> NoReturn:
     try:
         if prompt and prompt_code is None:
             prompt_code = prompt_definitions(prompt, str(job["entry_point"]))
+        dumpable = L.dumpable()
+        # The checker is born unreadable: no moment when the program could open its
+        # /proc/<pid>/mem or its fd of the check before it reads the check.
+        L.prctl(L.PR_SET_DUMPABLE, 0)
         pid = os.fork()
     except BaseException as exc:  # no program code has run: this report is ours
         _report({"kind": "harness_error", "message": f"{_type(exc).__name__}: {exc}"}, token)
@@ -385,6 +392,10 @@ def _run_assert(job: dict[str, Any], token: str) -> NoReturn:
     os.close(call_w)
     os.close(reply_r)
     os.close(RESULT_FD)
+    with contextlib.suppress(OSError):
+        os.close(_checker.CHECK_FD)  # the check is the checker's alone
+    if dumpable == 1:
+        L.prctl(L.PR_SET_DUMPABLE, 1)
     token = ""
     streams = _install_streams()
     link = _checker.Link(reply_w, call_r)

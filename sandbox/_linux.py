@@ -30,6 +30,7 @@ MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
 PR_GET_PDEATHSIG = 2
+PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 PR_SET_SECCOMP = 22
@@ -109,6 +110,12 @@ def prctl(option: int, arg: int = 0) -> None:
         libc().prctl(ctypes.c_int(option), ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)),
         f"prctl({option})",
     )
+
+
+def dumpable() -> int:
+    """This process's dumpable flag (0, 1, or 2 after a uid change with suid_dumpable=2)."""
+    return int(libc().prctl(ctypes.c_int(PR_GET_DUMPABLE), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                            ctypes.c_ulong(0), ctypes.c_ulong(0)))
 
 
 def drop_capability_bounding_set() -> None:

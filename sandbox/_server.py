@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import collections
 import contextlib
+import fcntl
 import gc
 import importlib
 import json
@@ -25,6 +26,7 @@ import os
 import select
 import sys
 import time
+import types
 from typing import Any
 
 import repair_tui.sandbox._cgroup as _cgroup
@@ -87,6 +89,7 @@ class _Program:
         self.waiting = False  # for the caller's continue/cancel
         self.stop = False
         self.cancelled = False
+        self.check_fd = -1  # assert style: the check, for the checker alone (see check_memfd)
 
 
 def _new_base() -> str:
@@ -337,17 +340,16 @@ class Server:
 
     def _start_program(self, job: dict[str, Any]) -> None:
         limits = _jail.RunLimits(job["limits"])
+        check_fd = -1
         if job["style"] == "assert":
-            # Compiled here once (it is the dataset's code) and sent as marshal bytes: the
-            # zygote, whose every write costs a copy-on-write fault, only unmarshals it.
-            with contextlib.suppress(SyntaxError, ValueError, RecursionError, MemoryError):
-                code = CheckCode(str(job["test"])).compiled()
-                job["check_code"] = binascii.b2a_base64(code, newline=False).decode()
+            check_fd = check_memfd(str(job["test"]))
+            job = {k: v for k, v in job.items() if k != "test"}  # the zygote never sees it
             if job.get("prompt"):  # the prompt's helpers, for the checker and the program
                 with contextlib.suppress(SyntaxError, ValueError, MemoryError, RecursionError):
                     code = marshal.dumps(prompt_definitions(str(job["prompt"]), str(job["entry_point"])))
                     job["prompt_code"] = binascii.b2a_base64(code, newline=False).decode()
         program = _Program(job, self.free.pop(), limits)
+        program.check_fd = check_fd
         self.programs[job["id"]] = program
         self.link.send({"op": "job", "job": job})
         if self.conf.cgroups is not None:  # the slot is empty: its cap for this program
@@ -365,7 +367,7 @@ class Server:
         program.current = test
         if self.conf.cgroups is not None and self.conf.cgroups.weight is not None:
             self.conf.cgroups.set_weight(program.slot, low=False)
-        test.spawn(self.link)
+        test.spawn(self.link, program.check_fd)
         for fd in test.fds:
             self.by_fd[fd] = program
             self.poller.register(fd, select.POLLIN)
@@ -426,6 +428,9 @@ class Server:
     def _end_program(self, program: _Program) -> None:
         if self.programs.pop(program.job["id"], None) is None:
             return
+        if program.check_fd >= 0:
+            os.close(program.check_fd)
+            program.check_fd = -1
         self.link.send({"op": "forget", "id": program.job["id"]})
         self.free.append(program.slot)
         self._send({"id": program.job["id"], "ev": "done", "cancelled": program.cancelled})
@@ -460,6 +465,26 @@ class Server:
                 test.kill("timeout:cpu")
             else:  # no sooner than it could reach the limit on every core
                 test.next_cpu_check = now + max(CPU_CHECK_MIN, (test.limits.per_test - used) / CPUS)
+
+
+def check_memfd(source: str) -> int:
+    """The check, compiled here once (it is the dataset's code), in a sealed memfd: only
+    its fd travels, through the zygote and the test process to the checker, which alone
+    reads it. So no byte of it is ever in the memory of the program's process (nor of
+    the zygote it is forked from): a program cannot look up the expected answers."""
+    try:
+        code: types.CodeType | None = CheckCode(source).code
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        code = None  # the checker compiles it again and reports why it does not compile
+    fd = os.memfd_create("check", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        P.write_all(fd, marshal.dumps((source, code)))
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _demote(test: TestProcess, conf: _jail.Confinement) -> None:

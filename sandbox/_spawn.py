@@ -49,6 +49,7 @@ class TestSpec:
 
 
 PARENT_FD = 4  # the zygote's pidfd in a test process, until the parent check
+CHECK_FD = 5  # an assert test's check (a memfd), read by its checker alone (``_checker``)
 
 
 def _pidfd_alive(fd: int) -> bool:
@@ -61,7 +62,8 @@ def _pidfd_alive(fd: int) -> bool:
 
 
 def fork_test(spec: TestSpec, fds: list[int], pidns_fd: int | None, parent_pidfd: int) -> int:
-    """Fork the test process with ``fds`` (stdin, stdout, stderr, result) as its 0-3.
+    """Fork the test process with ``fds`` (stdin, stdout, stderr, result[, check]) as
+    its 0-3 (and CHECK_FD).
 
     ``parent_pidfd`` refers to the forking process (the zygote): the test checks through
     it that its parent is still alive once its parent-death signal is in place.
@@ -89,10 +91,10 @@ def _child_main(spec: TestSpec, fds: list[int]) -> NoReturn:
                 fd = os.open("cgroup.procs", os.O_WRONLY, dir_fd=dir_fd)
                 os.write(fd, b"0")
                 os.close(fd)
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in [*fds, spec.parent_pidfd]]
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in [*fds[:4], spec.parent_pidfd, *fds[4:]]]
         for target, fd in enumerate(high):
             os.dup2(fd, target)
-        os.closerange(PARENT_FD + 1, 1 << 20)  # the server's sockets, other tests' pipes
+        os.closerange(len(high), 1 << 20)  # the server's sockets, other tests' pipes
         if spec.conf.namespaces:
             _jail.enter_test_namespaces(spec.conf.netns_per_test)
             _jail.confine_test_process(spec.limits, spec.uid, _jail.slot_workdir(spec.slot),
@@ -138,8 +140,7 @@ def _shim(spec: TestSpec) -> NoReturn:
         except BaseException as exc:
             os.write(2, f"sandbox: could not start the test: {exc}\n".encode())
         os._exit(122)
-    for fd in range(4):
-        os.close(fd)  # only the test holds the pipes: EOF means it is gone
+    os.closerange(0, CHECK_FD + 1)  # only the test holds the pipes (EOF: it is gone) and the check
     try:
         _, status = os.waitpid(pid, 0)
     except _Stop:

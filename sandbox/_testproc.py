@@ -68,14 +68,17 @@ class TestProcess:
         self.demoted = False  # moved to the lowest CPU priority (see _server._demote)
         self.spawn_error: str | None = None
 
-    def spawn(self, link: Link) -> None:
-        """Ask the zygote to fork the test process, handing it the pipes' other ends."""
+    def spawn(self, link: Link, check_fd: int = -1) -> None:
+        """Ask the zygote to fork the test process, handing it the pipes' other ends
+        (and, for an assert test, the check's memfd: its fd 5, for the checker)."""
         stdin_fd = os.memfd_create("input", 0)
         if self.job["style"] == "stdio":
             P.write_all(stdin_fd, str(self.job["inputs"][self.index]).encode())
             os.lseek(stdin_fd, 0, os.SEEK_SET)
         pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
         child_fds = [stdin_fd] + [w for _, w in pipes.values()]
+        if check_fd >= 0:
+            child_fds.append(os.dup(check_fd))
         try:
             link.send({"op": "spawn", "id": self.job["id"], "index": self.index, "slot": self.slot,
                        "token": self.token, "fds": 1}, child_fds)

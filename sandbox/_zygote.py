@@ -26,7 +26,6 @@ import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
 import repair_tui.sandbox._reap as _reap
 import repair_tui.sandbox._spawn as _spawn
-from repair_tui.sandbox._asserts import CheckCode
 
 RECV_SIZE = 1 << 20
 MAX_FDS = 8
@@ -128,9 +127,6 @@ class _Zygote:
             op = msg["op"]
             if op == "job":
                 job = msg["job"]
-                if job.get("check_code"):  # compiled by the server; every fork inherits it
-                    code = binascii.a2b_base64(job.pop("check_code"))
-                    job["_check_code"] = CheckCode(str(job["test"]), code)
                 if job.get("prompt_code"):
                     job["_prompt_code"] = marshal.loads(binascii.a2b_base64(job.pop("prompt_code")))
                 self.jobs[int(job["id"])] = job

@@ -725,3 +725,122 @@ def test_the_syscall_filter_denies_what_tests_never_need(any_sandbox: Sandbox) -
     assert len(lines) == len(DENIED_CALLS), verdict.error_message
     for line in lines:
         assert line.endswith("-1 1"), line  # EPERM
+
+
+# -- the program's process never holds the check --------------------------------------
+# Each hunt looks for the check's answer (a string the program cannot compute) and for
+# a marker of the task's prompt (shared on purpose: its helpers run in both processes).
+# Finding the prompt's marker shows the hunt works; finding the answer would pass the
+# test without computing it.
+HUNT_COMMON = (
+    "import gc, os, re, sys, types\n"
+    "ANSWER = re.compile(rb'sbx-answer-[0-9a-f]{32}')\n"
+    "PROMPT = re.compile(rb'sbx-prompt-[0-9a-f]{32}')\n"
+    "found = {}\n"
+    "def see(value):\n"
+    "    if type(value) is str:\n"
+    "        value = value.encode('utf-8', 'replace')\n"
+    "    if type(value) in (bytes, bytearray):\n"
+    "        for name, pattern in (('answer', ANSWER), ('prompt', PROMPT)):\n"
+    "            hit = pattern.search(value)\n"
+    "            if hit:\n"
+    "                found.setdefault(name, hit.group().decode())\n"
+    "def walk(root, limit=200000):\n"
+    "    seen, todo = set(), [root]\n"
+    "    while todo and limit:\n"
+    "        limit -= 1\n"
+    "        obj = todo.pop()\n"
+    "        if id(obj) in seen:\n"
+    "            continue\n"
+    "        seen.add(id(obj))\n"
+    "        see(obj)\n"
+    "        if type(obj) is types.CodeType:\n"
+    "            todo.extend(obj.co_consts)\n"
+    "        elif type(obj) is types.FrameType:\n"
+    "            todo.extend([obj.f_locals, obj.f_globals, obj.f_code, obj.f_back])\n"
+    "        elif isinstance(obj, dict):\n"
+    "            todo.extend(obj.keys())\n"
+    "            todo.extend(obj.values())\n"
+    "        elif isinstance(obj, (list, tuple, set, frozenset)):\n"
+    "            todo.extend(obj)\n"
+    "        elif type(obj) in (types.FunctionType, types.MethodType):\n"
+    "            todo.extend(gc.get_referents(obj))\n"
+    "        elif not isinstance(obj, (str, bytes, bytearray, int, float, type, types.ModuleType)):\n"
+    "            todo.extend(gc.get_referents(obj))\n"
+    "        if isinstance(obj, types.ModuleType):\n"
+    "            todo.append(vars(obj))\n"
+    "def f(x):\n"
+    "    hunt()\n"
+    "    if 'answer' in found:\n"
+    "        return found['answer']\n"
+    "    return 'no answer; prompt seen: ' + str('prompt' in found)\n"
+)
+HUNTS = {
+    # every object the collector knows, their referents, code objects' constants
+    "gc-objects": "def hunt():\n    for obj in gc.get_objects():\n        walk(obj, 50)\n",
+    # the harness's modules and the stack of frames that called the program
+    "harness-modules-and-frames": (
+        "def hunt():\n"
+        "    for name, module in list(sys.modules.items()):\n"
+        "        if name.startswith(('repair_tui', 'solution', '__main__')):\n"
+        "            walk(module)\n"
+        "    walk(sys._getframe())\n"
+    ),
+    # the zygote's globals and its live objects (its jobs) as inherited by the fork
+    "zygote-globals": (
+        "import repair_tui.sandbox._zygote as zygote\n"
+        "def hunt():\n"
+        "    walk(vars(zygote))\n"
+        "    for obj in gc.get_objects():\n"
+        "        if type(obj).__module__.startswith('repair_tui'):\n"
+        "            walk(obj)\n"
+    ),
+    # every readable byte of the process's memory, freed heap included: the regions in
+    # /proc/self/maps, or (no /proc in a namespace) megabytes around every live object;
+    # read through a pipe, so an unmapped page is an error, not a crash
+    "raw-memory": (
+        "import ctypes\n"
+        "def regions():\n"
+        "    try:\n"
+        "        with open('/proc/self/maps') as maps:\n"
+        "            lines = [line.split() for line in maps]\n"
+        "        return [tuple(int(a, 16) for a in p[0].split('-')) for p in lines\n"
+        "                if p[1][0] == 'r' and not (len(p) > 5 and p[5].startswith('[v'))]\n"
+        "    except OSError:\n"
+        "        mib = {id(o) >> 20 for o in gc.get_objects()}\n"
+        "        mib = sorted({m + d for m in mib for d in (-2, -1, 0, 1, 2)})\n"
+        "        return [(m << 20, (m + 1) << 20) for m in mib]\n"
+        "def read(r, w, address, size):\n"
+        "    try:\n"
+        "        n = os.write(w, (ctypes.c_char * size).from_address(address))\n"
+        "    except OSError:\n"
+        "        return b''\n"
+        "    return os.read(r, n)\n"
+        "def hunt():\n"
+        "    r, w = os.pipe()\n"
+        "    for start, end in regions():\n"
+        "        while start < end:\n"
+        "            chunk = read(r, w, start, min(end - start, 1 << 16))\n"
+        "            if not chunk:  # a hole: page by page\n"
+        "                chunk = b''.join(read(r, w, start + p, 4096) for p in range(0, min(end - start, 1 << 16), 4096))\n"
+        "            see(chunk)\n"
+        "            start += 1 << 16\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("hunt", list(HUNTS))
+def test_the_program_cannot_find_the_checks_answers(any_sandbox: Sandbox, hunt: str) -> None:
+    """The check's code (source, compiled code, constants) goes only to the checker,
+    after the split: nothing of it is in the program's process to read, by object, by
+    module, by frame or by raw memory. The prompt's helpers are there, on purpose."""
+    answer, prompt_mark = (f"sbx-{kind}-{uuid.uuid4().hex}" for kind in ("answer", "prompt"))
+    tests = {"style": "assert", "entry_point": "f",
+             "prompt": f"PROMPT_MARK = {prompt_mark!r}\n\ndef f(x):\n    \"\"\"...\"\"\"\n",
+             "test": f"def check(candidate):\n    assert candidate(1) == {answer!r}\n"}
+    program = HUNT_COMMON + HUNTS[hunt]
+    verdict = any_sandbox.run(program, tests, Limits(timeout=20, min_timeout=20))
+    assert not verdict.passed, f"{hunt} found the check's answer"
+    assert status(verdict) is Status.WRONG_ANSWER, verdict
+    assert verdict.results[0].got == repr("no answer; prompt seen: True")  # the hunt did work
+    assert_host_unharmed(any_sandbox)
