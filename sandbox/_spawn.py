@@ -96,6 +96,8 @@ def _child_main(spec: TestSpec, fds: list[int]) -> NoReturn:
             os.dup2(fd, target)
         os.closerange(len(high), 1 << 20)  # the server's sockets, other tests' pipes
         if spec.conf.namespaces:
+            # a new, empty work dir (the slot's last test is dead): nothing of its files
+            _jail.fresh_workdir(spec.slot, spec.uid if spec.uid is not None else 0)
             _jail.enter_test_namespaces(spec.conf.netns_per_test)
             _jail.confine_test_process(spec.limits, spec.uid, _jail.slot_workdir(spec.slot),
                                        True, spec.limits.max_processes)

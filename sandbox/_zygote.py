@@ -142,8 +142,6 @@ class _Zygote:
         spec = _spawn.TestSpec(self.conf, self.jobs[int(msg["id"])], int(msg["index"]),
                                int(msg["slot"]), str(msg["token"]))
         try:
-            if self.conf.namespaces:  # a new, empty work dir: nothing of the last test's
-                _jail.fresh_workdir(spec.slot, spec.uid if spec.uid is not None else 0)
             pid = _spawn.fork_test(spec, fds, self.pidns_fd, self.pidfd)
         except OSError as exc:  # e.g. EAGAIN: report it as this test's failure
             self.link.send({"ev": "spawn_failed", "id": msg["id"], "error": str(exc)})

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
     parser.add_argument(
-        "--timeout", type=_positive(float), metavar="S", help="wall-clock seconds per test (default 4)"
+        "--timeout", type=_positive(float), metavar="S", help="CPU seconds per test (default 4; wall-clock backstop 3x)"
     )
     parser.add_argument(
         "--memory", type=_positive(int), metavar="MB", help="address-space limit in MiB (default 2048)"

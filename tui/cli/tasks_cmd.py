@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
     )
     _selection_options(check)
     check.add_argument(
-        "--timeout", type=float, metavar="S", help="wall-clock seconds per test (default 4)"
+        "--timeout", type=float, metavar="S", help="CPU seconds per test (default 4; wall-clock backstop 3x)"
     )
     check.add_argument(
         "--json", action="store_true", help="print a JSON object (progress goes to stderr)"
