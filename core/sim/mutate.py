@@ -5,8 +5,11 @@ program: a flipped comparison, an off-by-one bound or index, a wrong operator, a
 constant, a wrong return value, a dropped statement, or a syntax error (a lost colon).
 `mutate` picks one (weighted by kind) and checks that the result really differs from
 the original: it must parse (or, for the syntax kind, must not) and have a different
-AST. Sites that tend to make programs loop forever (changes to the variables a
-``while`` loop tests, dropping a ``break``) are never used, so buggy programs fail fast.
+AST. Sites that tend to make programs loop forever are never used, so buggy programs
+fail fast: any change to a variable that a ``while`` loop tests (inside the loop, and
+its initial value before it: HumanEval/32's ``begin, end = -1., 1.`` turned into
+``1., 1.`` never ends), any edit of such a test other than its bound, and dropping a
+``break`` or ``return`` inside a loop.
 
 `restyle` adds comments and blank lines without changing the AST, so that two correct
 samples of the same task do not have identical text.
@@ -73,10 +76,12 @@ class Mutation:
 class _Sites:
     """Collects mutation sites while walking a module, tracking enclosing while-loops."""
 
-    def __init__(self, src: Source) -> None:
+    def __init__(self, src: Source, loops: _LoopFacts | None = None) -> None:
         self.src = src
         self.sites: list[Mutation] = []
         self.guards: list[list[str]] = []  # names tested by each enclosing while loop
+        # What decides whether a while loop ends, anywhere in the program (see _LoopFacts).
+        self.loops = loops or _LoopFacts(frozenset(), frozenset())
 
     def add(self, kind: str, node: ast.AST, new: ast.AST | str, parent: ast.AST | None) -> None:
         text = new if isinstance(new, str) else as_operand(new, node, parent)
@@ -86,16 +91,8 @@ class _Sites:
         self.sites.append(Mutation(kind, getattr(node, "lineno", 1), Patch(start, end, text)))
 
     def guarded(self, node: ast.AST) -> bool:
-        """True if `node` assigns a name that an enclosing while loop tests."""
-        names = [n for g in self.guards for n in g]
-        if not names:
-            return False
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-            targets = [node.target]
-        return any(isinstance(t, ast.Name) and t.id in names for tgt in targets for t in ast.walk(tgt))
+        """True if `node` changes a name that decides whether a while loop ends."""
+        return _changes(node, self.loops.names.union(*self.guards))
 
     def walk_body(self, stmts: list[ast.stmt]) -> None:
         live = [s for i, s in enumerate(stmts) if not (i == 0 and is_docstring(s))]
@@ -107,14 +104,16 @@ class _Sites:
     def maybe_drop(self, stmt: ast.stmt) -> None:
         if not isinstance(stmt, _DROPPABLE) or is_docstring(stmt) or not self.src.owns_lines(stmt):
             return
-        if self.guards and (
-            self.guarded(stmt) or any(isinstance(n, ast.Break | ast.Return) for n in ast.walk(stmt))
+        if any(self.guarded(n) for n in ast.walk(stmt)) or self.guards and any(
+            isinstance(n, ast.Break | ast.Return) for n in ast.walk(stmt)
         ):
             return
         end = stmt.end_lineno or stmt.lineno
         self.sites.append(Mutation("drop", stmt.lineno, self.src.replace_lines(stmt.lineno, end, "")))
 
     def walk_stmt(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name in self.loops.names:
+            return  # a helper a loop's test calls: any bug in it may keep the loop going
         if isinstance(stmt, ast.While):
             self.expressions(stmt.test, stmt, in_while_test=True)
             self.guards.append([n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)])
@@ -135,6 +134,8 @@ class _Sites:
                 continue
             if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
                 self.walk_body(value)
+            elif field == "test" and id(stmt) in self.loops.ifs:
+                self.expressions(value, stmt, in_while_test=True)
             elif isinstance(value, list):
                 for item in value:
                     self.child(item, stmt, guarded)
@@ -165,7 +166,7 @@ class _Sites:
                 if isinstance(node.slice, ast.Name | ast.BinOp):
                     self.off_by_one(node.slice, node)
             elif in_while_test:
-                continue  # only bounds change there: other edits risk an endless loop
+                continue  # only indices change there: other edits risk an endless loop
             elif isinstance(node, ast.BinOp) and type(node.op) in _BINOP:
                 self.add("operator", node, ast.BinOp(node.left, _BINOP[type(node.op)](), node.right), par)
             elif isinstance(node, ast.BoolOp):
@@ -182,8 +183,8 @@ class _Sites:
         for i, op in enumerate(node.ops):
             for kind, table in (("comparison", _FLIP), ("bound", _BOUNDARY)):
                 swapped = table.get(type(op))
-                if swapped is None or (kind == "comparison" and in_while_test):
-                    continue
+                if swapped is None or in_while_test:
+                    continue  # `while n > 1` as `n >= 1` never ends once n is 1
                 ops = list(node.ops)
                 ops[i] = swapped()
                 self.add(kind, node, ast.Compare(node.left, ops, node.comparators), parent)
@@ -257,13 +258,68 @@ def _walk_with_parent(root: ast.expr, parent: ast.AST) -> Iterator[tuple[ast.AST
         stack.extend((c, node) for c in reversed(children))
 
 
+@dataclass(frozen=True)
+class _LoopFacts:
+    """What decides whether a program's while loops end.
+
+    ``names``: the names their tests read, closed over the loops' bodies (a name
+    assigned to one of them inside a loop joins, with the names read by the ``if``
+    that chooses whether that assignment happens, or whether the loop breaks or
+    returns). ``ifs``: the ids of those ``if`` statements.
+    """
+
+    names: frozenset[str]
+    ifs: frozenset[int]
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _changes(node: ast.AST, names: frozenset[str] | set[str]) -> bool:
+    """True if statement `node` assigns one of `names` (or calls a method on one)."""
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+        targets = [node.target]
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        targets = [node.value.func]  # stack.pop(), f.append(x): the loop's progress
+    return any(_names(t) & names for t in targets)
+
+
+def _loop_facts(tree: ast.Module) -> _LoopFacts:
+    loops = [w for w in ast.walk(tree) if isinstance(w, ast.While)]
+    names: set[str] = set()
+    for loop in loops:
+        names |= _names(loop.test)
+    inner = [s for loop in loops for s in ast.walk(loop) if isinstance(s, ast.stmt)]
+    ifs: set[int] = set()
+    grew = True
+    while grew:  # each pass adds names, so this ends
+        grew = False
+        for stmt in inner:
+            new: set[str] = set()
+            if isinstance(stmt, ast.If) and any(
+                isinstance(n, ast.Break | ast.Return) or _changes(n, names) for n in ast.walk(stmt)
+            ):
+                ifs.add(id(stmt))
+                new = _names(stmt.test)
+            elif _changes(stmt, names):
+                new = _names(stmt)
+            if not new <= names:
+                names |= new
+                grew = True
+    return _LoopFacts(frozenset(names), frozenset(ifs))
+
+
 @lru_cache(maxsize=512)
 def mutation_sites(code: str) -> tuple[Mutation, ...]:
     """All candidate bugs for `code` (empty when it does not parse)."""
     tree = parse(code)
     if tree is None:
         return ()
-    sites = _Sites(Source(code))
+    sites = _Sites(Source(code), _loop_facts(tree))
     sites.walk_body(tree.body)
     return tuple(sites.sites)
 

@@ -84,6 +84,28 @@ def test_while_loop_counters_are_never_touched() -> None:
         assert "while i < 10 and" in mutant or "while i <= 10 and" in mutant, site
 
 
+def test_what_decides_whether_a_loop_ends_is_never_touched() -> None:
+    """HumanEval/32's bisection: `begin, end = -1., 1.` as `1., 1.` never ends, nor does
+    a wrong midpoint or a dropped `if` that moves one end; nothing there is changed."""
+    code = next(t for t in humaneval() if t.id == "HumanEval/32").references[0]
+    lines = code.splitlines()
+    loop = [i + 1 for i, line in enumerate(lines) if "begin" in line or "end" in line.split("#")[0]]
+    assert "begin, end = -1., 1." in lines[loop[0] - 1]
+    for site in mutation_sites(code):
+        if site.kind != "syntax":
+            assert site.line not in loop, (site, lines[site.line - 1])
+
+
+def test_a_counter_set_in_an_if_that_a_loop_waits_for_is_never_touched() -> None:
+    code = ("def f(n):\n    i = 0\n    while True:\n        i += 1\n        if i % 3 == 0:\n"
+            "            n -= 1\n        if n == 0:\n            return i * 2\n")
+    sites = [s for s in mutation_sites(code) if s.kind != "syntax"]
+    assert sites  # `return i * 2` can still be wrong
+    for site in sites:
+        mutant = site.apply(code)
+        assert "n -= 1" in mutant and "if i % 3 == 0:" in mutant and "i += 1" in mutant, site
+
+
 def test_restyle_changes_text_but_not_the_program() -> None:
     for t in humaneval()[:30]:
         ref = t.references[0]
