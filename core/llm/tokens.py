@@ -117,7 +117,10 @@ def _official_cached(encoding: str, cache: Path | None) -> bool:
 
 def get_encoding(model: str | None = None) -> tiktoken.Encoding:
     """The (cached) tiktoken encoding for a model name, never downloading anything."""
-    name = resolve_encoding_name(model)
+    return _encoding_named(resolve_encoding_name(model))
+
+
+def _encoding_named(name: str) -> tiktoken.Encoding:
     enc = _encodings.get(name)
     if enc is not None:
         return enc
@@ -140,8 +143,15 @@ def count_tokens(text: str, model: str | None = None) -> int:
     """Number of tokens in `text` for `model` (see the module docstring for the rule)."""
     if not text:
         return 0
+    return _count(text, resolve_encoding_name(model))
+
+
+@functools.lru_cache(maxsize=4096)
+def _count(text: str, encoding: str) -> int:
+    # Cached: the same texts come back often (a run's system prompt and specs in every
+    # prompt, a program counted by the model server and again by the client).
     # disallowed_special=(): text such as "<|endoftext|>" in a program counts as plain text.
-    return len(get_encoding(model).encode(text, disallowed_special=()))
+    return len(_encoding_named(encoding).encode(text, disallowed_special=()))
 
 
 def truncate_to_tokens(text: str, max_tokens: int, model: str | None = None) -> str:

@@ -314,6 +314,12 @@ def _loop_facts(tree: ast.Module) -> _LoopFacts:
 
 
 @lru_cache(maxsize=512)
+def _original_tree(code: str) -> ast.Module | None:
+    # Read only: every mutant of a program is compared with the same tree.
+    return parse(code)
+
+
+@lru_cache(maxsize=512)
 def mutation_sites(code: str) -> tuple[Mutation, ...]:
     """All candidate bugs for `code` (empty when it does not parse)."""
     tree = parse(code)
@@ -329,7 +335,7 @@ def valid_mutant(original: str, mutation: Mutation) -> str | None:
     mutant = mutation.apply(original)
     if mutation.kind == "syntax":
         return mutant if syntax_error(mutant) is not None else None
-    before, after = parse(original), parse(mutant)
+    before, after = _original_tree(original), parse(mutant)
     if before is None or after is None or syntax_error(mutant) is not None:
         return None
     return mutant if dump(before) != dump(after) else None

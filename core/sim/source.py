@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 from repair_tui.sandbox import pyast
 
@@ -24,8 +25,12 @@ def parse(code: str) -> ast.Module | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def syntax_error(code: str) -> SyntaxError | None:
-    """The SyntaxError that compiling `code` raises, or None when it compiles."""
+    """The SyntaxError that compiling `code` raises, or None when it compiles.
+
+    Cached: the model checks a program when it plants a bug and again when it explains
+    it; the error is only read."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -37,9 +42,30 @@ def syntax_error(code: str) -> SyntaxError | None:
     return None
 
 
+_KEY = "_structure_key"
+
+
 def dump(node: ast.AST) -> str:
-    """A position-free structural key of a node."""
-    return ast.dump(node, annotate_fields=False, include_attributes=False)
+    """A position-free structural key of a node: two nodes have the same key exactly
+    when ``ast.dump(..., include_attributes=False)`` is the same for both.
+
+    Kept on each node once made, so the keys of every statement of a tree (the
+    differ compares bodies level by level) cost one walk, not one per level.
+    """
+    return _key(node)
+
+
+def _key(value: object) -> str:
+    if isinstance(value, ast.AST):
+        cached: str | None = value.__dict__.get(_KEY)
+        if cached is None:
+            parts = ",".join([_key(getattr(value, f, None)) for f in value._fields])
+            cached = f"{type(value).__name__}({parts})"
+            value.__dict__[_KEY] = cached
+        return cached
+    if isinstance(value, list):
+        return "[" + ",".join([_key(v) for v in value]) + "]"
+    return repr(value)
 
 
 def unparse(node: ast.AST) -> str:
