@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from repair_tui.core.datasets.task import Task
+from repair_tui.core.errors import UserError
 from repair_tui.core.store.migrations import db_label
 from repair_tui.core.store.records import (
     KINDS,
@@ -89,14 +90,36 @@ class StoreBase:
             with self.db.atomic():
                 yield self._conn
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self.unwritable(exc) from None
         try:
             yield self._conn
+        except sqlite3.OperationalError as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise self.unwritable(exc) from None
         except BaseException:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise self.unwritable(exc) from None
+
+    def unwritable(self, exc: sqlite3.OperationalError) -> Exception:
+        """A database that refuses a write, as one line for a person (nothing was stored)."""
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            return UserError(f"database {self.label} is read-only: nothing was stored")
+        if "locked" in text or "busy" in text:
+            return UserError(f"database {self.label} is locked by another process: "
+                             "nothing was stored; try again when it is done")
+        return UserError(f"database {self.label} refused the write ({text}): nothing was stored")
 
     def _nodes_where(self, where: str, params: Sequence[Any]) -> list[Node]:
         rows = self._rows(f"SELECT {NODE_COLUMNS} FROM nodes WHERE {where} ORDER BY id", params)

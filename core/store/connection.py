@@ -30,17 +30,22 @@ def resolve_db_path(path: str | Path | None) -> Path | str:
     return Path(path).expanduser()
 
 
-def open_db(path: str | Path | None, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> Database:
+def open_db(
+    path: str | Path | None, *, timeout: float = BUSY_TIMEOUT_SECONDS, create: bool = True
+) -> Database:
     """Open (creating if needed) and migrate the database at ``path``.
 
     None means the default path (``$REPAIR_TUI_DB`` or the user's data dir); its parent
-    folder is created. ``":memory:"`` gives a private in-memory database. Raises
-    UserError when the file is not a usable repair-tui database.
+    folder is created. ``":memory:"`` gives a private in-memory database. With
+    ``create`` False (commands that only read) a missing file is an error and nothing
+    is created. Raises UserError when the file is not a usable repair-tui database.
     """
     where = resolve_db_path(path)
     if isinstance(where, Path):
         if where.is_dir():
             raise UserError(f"database path {where} is a folder, not a file")
+        if not create and not where.exists():
+            raise UserError(f"no database at {where}")
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -141,6 +141,14 @@ class ExplorationStore(StoreBase):  # type: ignore[misc]
         with self._write():
             classify_explorations(self.db, [run_id])
 
+    def paired_repair_rows(self, run_id: int) -> list[tuple[int, str, str, int, int]]:
+        """(program id, repair model, feedback origin, executed repairs, passing repairs)
+        for every program of a run that has a person's feedback: the input of
+        ``core.estimate.paired.paired_comparison``. Repairs of either scope count (the
+        model's feedback may be the run's own, the person's is always an exploration)."""
+        return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]))
+                for r in self._conn.execute(_PAIRED, (run_id,))]
+
     # --- executions -------------------------------------------------------------------
 
     def record_execution(
@@ -211,3 +219,18 @@ def _row_to_execution(row: sqlite3.Row) -> Execution:
                      results=results)
 
 
+
+
+# Per program with a person's feedback, per repair model and feedback origin: executed
+# repairs and passing ones, from feedback of either scope ("?" is the run id).
+_PAIRED = """
+    SELECT p.id AS program, coalesce(r.model, '') AS model, f.origin AS origin,
+        sum(r.passed IS NOT NULL) AS executed, coalesce(sum(r.passed = 1), 0) AS passed
+    FROM nodes p
+    JOIN nodes f ON f.parent_id = p.id AND f.kind = 'feedback'
+    JOIN nodes r ON r.parent_id = f.id AND r.kind = 'program'
+    WHERE p.run_id = ?1 AND p.kind = 'program'
+      AND EXISTS (SELECT 1 FROM nodes h WHERE h.parent_id = p.id AND h.kind = 'feedback'
+                  AND h.origin = 'human')
+    GROUP BY p.id, r.model, f.origin
+"""

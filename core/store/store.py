@@ -60,9 +60,10 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
     """Typed access to one repair-tui database (see the module docstring for threads)."""
 
     @classmethod
-    def open(cls, path: str | Path | None) -> Store:
-        """Open the database at ``path`` (None: the default) with a new connection."""
-        return cls(open_db(path))
+    def open(cls, path: str | Path | None, *, create: bool = True) -> Store:
+        """Open the database at ``path`` (None: the default) with a new connection;
+        ``create`` False: a missing database is an error (for commands that only read)."""
+        return cls(open_db(path, create=create))
 
     def close(self) -> None:
         self.db.close()
@@ -173,6 +174,21 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
     def set_run_status(self, run_id: int, status: str, message: str | None = None) -> Run:
         """Mark a run running, finished, interrupted, failed or imported."""
         return self.update_run(run_id, status=status, message=message)
+
+    def rename_run(self, run_id: int, name: str) -> Run:
+        """Give a run a new name. UserError if it is empty, taken or not one line."""
+        clean = name.strip()
+        if not clean or clean != name or "\n" in name:
+            raise UserError(f"run name {name!r} must be non-empty, one line, no outer spaces")
+        with self._write() as conn:
+            other = self.find_run(name)
+            if other is not None and other.id != run_id:
+                raise UserError(f"a run named {name!r} already exists in {self.label}")
+            cur = conn.execute("UPDATE runs SET name = ?, updated_utc = ? WHERE id = ?",
+                               (name, now_utc(), run_id))
+            if cur.rowcount == 0:
+                raise UserError(f"no run with id {run_id} in {self.label}")
+        return self.get_run_by_id(run_id)
 
     def delete_run(self, run_id: int) -> None:
         """Delete a run with its tasks, calls, nodes and test results (one transaction)."""

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runs_cmd",
     "estimate_cmd",
     "compare_cmd",
+    "explore_cmd",
     "search_cmd",
     "export_cmd",
     "import_cmd",

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, confidence=args.confidence,
     )
     table = prices(args)
-    with Store.open(getattr(args, "db", None)) as store:
+    with Store.open(getattr(args, "db", None), create=False) as store:
         result = compare_runs(store, list(args.names), options, table)
     if args.json:
         print(json.dumps(comparison_json(result), indent=2, ensure_ascii=False))

@@ -70,6 +70,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def check_sampled(name: str, nps: list[int] | None, nfrs: list[int] | None,
+                  most_np: int, most_nfr: int) -> None:
+    """UserError when --np or --nfr asks for more than the run's sample holds (the
+    estimate would only repeat what was sampled, and look like data it is not)."""
+    from repair_tui.core.errors import UserError
+
+    for flag, asked, most, what in (("--np", nps, most_np, "programs per task"),
+                                    ("--nfr", nfrs, most_nfr, "repairs per failing program")):
+        over = [v for v in asked or () if v > most]
+        if over:
+            raise UserError(f"{flag} {', '.join(map(str, over))}: run {name!r} sampled at most "
+                            f"{most} {what}; use values up to {most}")
+
+
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.errors import UserError
     from repair_tui.core.estimate.costs import summarise
@@ -81,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     table = prices(args)
-    with Store.open(getattr(args, "db", None)) as store:
+    with Store.open(getattr(args, "db", None), create=False) as store:
         run_ = store.get_run(args.name)
         tasks = sample_tasks(store, run_, args.difficulty, args.budget, table)
         cost = summarise(store.token_parts(run_.id, args.difficulty), table)
@@ -89,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         which = f" of difficulty {args.difficulty!r}" if args.difficulty else ""
         raise UserError(f"run {run_.name!r} has no task{which} with an executed program to estimate from")
     nps, nfrs = sampled_axes(tasks)
+    check_sampled(run_.name, args.np, args.nfr, nps[-1], nfrs[-1] if any(
+        p.repairs for t in tasks for p in t.programs) else 0)
     result = grid(tasks, _unique(args.np or nps), _unique(args.nfr or nfrs), mode=args.mode, replacement=args.replacement,
                   bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence, unit=args.budget)
     if args.json:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from repair_tui.core.formats.lines import output
     from repair_tui.core.store.store import Store
 
-    with Store.open(getattr(args, "db", None)) as store:
+    with Store.open(getattr(args, "db", None), create=False) as store:
         run = store.get_run(args.name)
         totals = store.run_totals(run.id)
         name = visible(run.name, keep_newlines=False)

@@ -118,6 +118,35 @@ def default_name(config: RunConfig) -> str:
     return f"{dataset}-{models}-np{config.np}-nfr{config.nfr}-{config.mode}{extra}"
 
 
+# Options that decide what a run samples: (argument, config field, the parser's default).
+_SAMPLE_OPTIONS = (
+    ("dataset", "dataset", None), ("model", "model", None),
+    ("feedback_model", "feedback_model", None), ("np", "np", 10), ("nfr", "nfr", 3),
+    ("mode", "mode", "joint"), ("depth", "depth", 1), ("temperature", "temperature", 0.8),
+    ("feedback_temperature", "feedback_temperature", None), ("max_tokens", "max_tokens", 1024),
+    ("seed", "seed", 0), ("limit", "limit", None), ("split", "split", None),
+    ("difficulty", "difficulty", None), ("ids", "task_ids", ()),
+)
+
+
+def resume_conflicts(args: argparse.Namespace, stored: RunConfig) -> list[str]:
+    """The options given with --resume whose values would change the stored run's sample,
+    as ``--np 5 (sampled with 10)``."""
+    out = []
+    for arg, field, default in _SAMPLE_OPTIONS:
+        value = getattr(args, arg)
+        value = tuple(value) if arg == "ids" else value
+        if value == default or value is None:
+            continue
+        have = getattr(stored, field)
+        if value != have:
+            flag = "--" + arg.replace("_", "-")
+            shown = " ".join(value) if arg == "ids" else value
+            was = " ".join(have) if arg == "ids" else have
+            out.append(f"{flag} {shown} (sampled with {was})")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.engine.run import run_repair
     from repair_tui.core.errors import UserError
@@ -125,6 +154,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and (args.dataset or args.model):
         raise UserError("--resume NAME takes the stored configuration: drop --dataset and --model")
+    if args.resume:
+        with Store.open(getattr(args, "db", None)) as store:
+            stored = store.get_run(args.resume)
+        conflicts = resume_conflicts(args, stored.config)
+        if conflicts:
+            raise UserError(
+                f"--resume {args.resume} keeps the run's sample, and these options would "
+                f"change it: {'; '.join(conflicts)}. Drop them, or start a new run with --name")
     if args.ray_address and args.executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     config = None if args.resume else config_from_args(args)

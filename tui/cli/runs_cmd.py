@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from repair_tui.tui.cli import add_db_option
@@ -15,21 +16,74 @@ from repair_tui.tui.untrusted import visible
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "runs",
-        help="list the runs in the database",
-        description="List the runs stored in the database with their configuration and counts.",
+        help="list the runs in the database (rm NAME, mv OLD NEW)",
+        description="List the runs stored in the database with their configuration and counts "
+        "(their samples': explorations never count). `runs rm NAME` deletes a run with "
+        "everything in it; `runs mv OLD NEW` renames one.",
     )
     add_db_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list of objects instead")
     add_prices_option(parser)
     parser.set_defaults(func=run)
+    sub = parser.add_subparsers(dest="runs_action", metavar="ACTION")
+    rm = sub.add_parser("rm", help="delete a run and everything in it",
+                        description="Delete a run: its tasks, calls, nodes, executions and "
+                        "explorations. Cannot be undone.")
+    rm.add_argument("name", metavar="NAME")
+    add_db_option(rm)
+    rm.add_argument("--json", action="store_true", help="print one JSON object")
+    rm.set_defaults(func=run_rm)
+    mv = sub.add_parser("mv", help="rename a run", description="Rename a run.")
+    mv.add_argument("old", metavar="OLD")
+    mv.add_argument("new", metavar="NEW")
+    add_db_option(mv)
+    mv.add_argument("--json", action="store_true", help="print one JSON object")
+    mv.set_defaults(func=run_mv)
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    from repair_tui.core.store.store import Store
+
+    with Store.open(getattr(args, "db", None), create=False) as store:
+        run_ = store.get_run(args.name)
+        counts = store.run_totals(run_.id, scope="all")
+        store.delete_run(run_.id)
+    obj = {"deleted": run_.name, "tasks": counts.tasks,
+           "programs": counts.programs + counts.repairs}
+    if args.json:
+        print(json.dumps(obj, ensure_ascii=False))
+    else:
+        print(visible(f"deleted run {run_.name!r} ({counts.tasks} tasks, "
+                      f"{obj['programs']} programs)", keep_newlines=False))
+    return 0
+
+
+def run_mv(args: argparse.Namespace) -> int:
+    from repair_tui.core.store.store import Store
+
+    with Store.open(getattr(args, "db", None), create=False) as store:
+        run_ = store.rename_run(store.get_run(args.old).id, args.new)
+    if args.json:
+        print(json.dumps({"renamed": args.old, "to": run_.name}, ensure_ascii=False))
+    else:
+        print(visible(f"renamed run {args.old!r} to {run_.name!r}", keep_newlines=False))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.estimate.costs import summarise
+    from repair_tui.core.store.connection import resolve_db_path
     from repair_tui.core.store.store import Store
 
     table = prices(args)
-    with Store.open(getattr(args, "db", None)) as store:
+    where = resolve_db_path(getattr(args, "db", None))
+    if isinstance(where, Path) and not where.exists():  # nothing to list; create nothing
+        if args.json:
+            print("[]")
+        else:
+            print(f"No runs in {where} yet. Start one with `repair-tui run`, or `repair-tui import`.")
+        return 0
+    with Store.open(getattr(args, "db", None), create=False) as store:
         summaries = store.list_runs()
         parts = store.token_parts_by_run()
         label = store.label

@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from repair_tui.core.store.store import Store
 
-    with Store.open(getattr(args, "db", None)) as store:
+    with Store.open(getattr(args, "db", None), create=False) as store:
         run_ = store.get_run(args.name)
         hits = store.search(run_.id, args.query, kind=args.kind, limit=args.limit)
     if args.json:
