@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from repair_tui.tui.widgets.detail import CodeView, FailingTestsView
+from repair_tui.tui.widgets.editor import FeedbackArea
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static, TextArea
+
+if TYPE_CHECKING:
+    from repair_tui.sandbox.result import TestResult
 
 MAX_REPAIRS = 50  # per dialog: more is almost surely a typo, and costs real tokens
 
@@ -72,38 +78,68 @@ def parse_repair_choice(n: str, model: str, temperature: str) -> RepairChoice:
 class FeedbackEditorModal(ModalScreen[str | None]):
     """An editor prefilled with a feedback; returns the edited text (None: cancelled).
 
-    The caller stores the text as a NEW human feedback; the original is never changed.
+    The program and its failing tests are shown beside the editor, so a person writes
+    with them in view. The caller stores the text as a NEW human feedback; the original
+    is never changed. Leaving with text typed since it opened asks first.
     """
 
     DEFAULT_CSS = _MODAL_CSS.format(name="FeedbackEditorModal") + """
-    FeedbackEditorModal > Vertical { height: 90%; max-height: 30; }
+    FeedbackEditorModal > Vertical { width: 96%; max-width: 200; height: 94%; }
+    FeedbackEditorModal #feedback-body { height: 1fr; }
+    FeedbackEditorModal #feedback-context {
+        width: 1fr; height: 1fr; border-right: vkey $primary-darken-2; margin-right: 1;
+    }
+    FeedbackEditorModal #feedback-side { width: 1fr; height: 1fr; }
     FeedbackEditorModal TextArea { height: 1fr; min-height: 3; }
+    FeedbackEditorModal .modal-title { margin-bottom: 0; }
+    FeedbackEditorModal .modal-help { color: $text-muted; }
+    FeedbackEditorModal Horizontal.modal-buttons { margin-top: 0; }
     """
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="modal.save", tooltip="Store as human feedback"),
-        Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+        Binding("escape", "cancel", "Cancel", id="modal.cancel",
+                tooltip="Close without saving (asks first if you typed something)"),
     ]
 
-    def __init__(self, text: str = "", *, title: str = "Edit feedback") -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        title: str = "Edit feedback",
+        code: str | None = None,
+        results: Sequence[TestResult] = (),
+        executed: bool = True,
+    ) -> None:
+        """``code`` and ``results``: the program explained and its tests, shown beside."""
         super().__init__()
         self._text = text
         self._title = title
+        self._code = code
+        self._results = list(results)
+        self._executed = executed
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title, classes="modal-title", markup=False)
-            yield Static("Saving stores a new feedback with origin human; the original "
-                         "stays as it is.", classes="modal-help")
-            yield TextArea(self._text, soft_wrap=True, id="feedback-editor")
-            yield Label("", classes="modal-error", id="feedback-error")
-            with Horizontal(classes="modal-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
+            yield Static("Saving (ctrl+s) stores a new feedback with origin human; the "
+                         "original stays as it is. ctrl+a selects all.", classes="modal-help")
+            with Horizontal(id="feedback-body"):
+                if self._code is not None:
+                    with VerticalScroll(id="feedback-context"):
+                        yield CodeView(id="feedback-code")
+                        yield FailingTestsView(id="feedback-tests")
+                with Vertical(id="feedback-side"):
+                    yield FeedbackArea(self._text, id="feedback-editor")
+                    yield Label("", classes="modal-error", id="feedback-error")
+                    with Horizontal(classes="modal-buttons"):
+                        yield Button("Cancel", id="cancel")
+                        yield Button("Save (ctrl+s)", variant="primary", id="save")
 
     def on_mount(self) -> None:
-        editor = self.query_one(TextArea)
-        editor.focus()
-        editor.move_cursor(editor.document.end)
+        if self._code is not None:
+            self.query_one(CodeView).show(self._code)
+            self.query_one(FailingTestsView).show(self._results, executed=self._executed)
+        self.query_one("#feedback-editor", TextArea).focus()
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
@@ -115,7 +151,16 @@ class FeedbackEditorModal(ModalScreen[str | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.query_one(FeedbackArea).changed:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmModal("Discard the feedback you wrote?", yes="Discard",
+                                          no="Keep editing"), answered)
 
 
 class RepairDialogModal(ModalScreen[RepairChoice | None]):

@@ -44,11 +44,11 @@ async def test_tree_shape_and_labels(tmp_path: Path) -> None:
         assert labels(tree) == [
             "spec HumanEval/2 · Given a positive floating point…",
             "✗ program p0 · 31 tok · wrong answer on test 1",
-            "» feedback f0 (sim) · 28 tok",
-            "✓ repair r0 · 33 tok",
+            "» feedback f0 (sim) · 28 tok · The program returns the integer part (`…",
+            "✓ repair r0 (sim) · 33 tok",
             "✗ program p1 · 30 tok · wrong answer on test 1",
-            "» feedback f0 (sim) · 28 tok",
-            "✗ repair r0 · 33 tok · wrong answer on test 1",
+            "» feedback f0 (sim) · 28 tok · The program returns the integer part (`…",
+            "✗ repair r0 (sim) · 33 tok · wrong answer on test 1",
             "✓ program p2 · 22 tok",
         ]
         # Shape: root -> 3 programs; p0 -> f0 -> r0; p2 is a leaf so far.
@@ -78,7 +78,7 @@ async def test_detail_for_each_kind(tmp_path: Path) -> None:
         assert "number // 1.0" in str(code.code)  # type: ignore[attr-defined]
         assert code.line_numbers  # type: ignore[attr-defined]
         table = detail.query_one(FailingTestsView).content
-        cells = [str(c) for col in table.columns for c in col._cells]  # type: ignore[attr-defined]
+        cells = [c for row in table.rows() for c in row]  # type: ignore[attr-defined]
         assert {"1 wrong_answer", "assert candidate(3.5) == 0.5", "0.5", "3.0"} <= set(cells)
         assert "failed its only test" in str(table.title)  # type: ignore[attr-defined]
         # A feedback: model, origin, tokens and its text.
@@ -181,7 +181,8 @@ async def test_update_from_another_writer_adds_only_new_nodes(tmp_path: Path) ->
         after = {t.data.id: t for t in tree.walk() if t.data is not None}
         assert set(after) - set(before) == {human.id}
         assert all(after[i] is before[i] for i in before)  # the same tree nodes: no rebuild
-        assert str(after[human.id].label) == "» feedback h0 (human) · 0 tok"
+        assert str(after[human.id].label) == \
+            "» feedback h0 (human) · 0 tok · Another person's explanation."
         assert after[human.id].parent is before[p1.id]
         assert tree.selected.key == f"{TASK}|p0|f0"  # type: ignore[union-attr]
 
@@ -207,7 +208,8 @@ async def test_in_the_real_app_with_its_polling_and_help(tmp_path: Path) -> None
             await pilot.pause(0.05)
             if len(list(tree.walk())) == 9:
                 break
-        assert [str(t.label) for t in tree.walk()][-1] == "» feedback h0 (human) · 0 tok"
+        assert [str(t.label) for t in tree.walk()][-1] == \
+            "» feedback h0 (human) · 0 tok · Fine as it is."
         # The help lists the screen's keys with their descriptions.
         described = {desc for _, desc, _ in key_help(screen)}
         assert {"Next fail", "Edit feedback", "Repair", "Rerun branch", "Cancel"} <= described
@@ -235,8 +237,8 @@ async def test_deeper_levels_and_brackets_in_texts(tmp_path: Path) -> None:
     app = open_task(db)
     async with app.run_test(size=(120, 40)) as pilot:
         tree = app.screen.query_one(RepairTree)
-        assert labels(tree)[7:9] == ["» feedback f0 (sim) · 9 tok",
-                                     "✗ repair r0 · 12 tok · IndexError [x] on test 0"]
+        assert labels(tree)[7:9] == ["» feedback f0 (sim) · 9 tok · Still [bold]wrong[/]: use %.",
+                                     "✗ repair r0 (sim) · 12 tok · IndexError [x] on test 0"]
         assert tree.tree_node(deep.id).parent.parent.data.key == r0.key  # type: ignore[union-attr]
         await pilot.press("n", "n", "n", "n")  # p0, p1, p1|f0|r0, then the depth-2 repair
         assert tree.selected.id == deep.id  # type: ignore[union-attr]

@@ -1,9 +1,12 @@
 """The annotation queue (the paper's human study): write feedback for failing programs.
 
-``AnnotationScreen(run_id)`` steps through ``Store.annotation_queue`` (failing programs
-of the run with no human feedback yet, in task order): it shows the spec, the program
-and its failing test beside an editor. Saving stores the text as a human feedback
-(``Engine.add_human_feedback``) and moves on; skipping moves on without storing. Then
+``AnnotationScreen(run_id, task_ids)`` steps through ``Store.annotation_queue`` (failing
+programs of the run with no human feedback yet, in task order), all of the run's or
+only those of ``task_ids`` (the tasks the Run screen's filter shows): it shows the
+spec, the program and its failing test beside an editor. Saving stores the text as a
+human feedback (``Engine.add_human_feedback``) and moves on; skipping moves on without
+storing; "previous" goes back to the program before. Leaving or skipping with text
+typed and not saved asks first. Then
 one action repairs every annotated program from its human feedback
 (``Engine.repair_annotated``), with live progress; the Run screen's origin statistics
 compare the outcome with model feedback.
@@ -11,6 +14,7 @@ compare the outcome with model feedback.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from repair_tui.core.errors import UserError
@@ -26,6 +30,7 @@ from repair_tui.tui.screens.task import (
 )
 from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, spec_markdown
+from repair_tui.tui.widgets.editor import FeedbackArea
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import short_key
 from rich.text import Text
@@ -34,7 +39,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Label, Markdown, ProgressBar, Static, TextArea
+from textual.widgets import Label, Markdown, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 PEEK = 100  # queue entries read at a time: a large run has thousands of failing programs
@@ -50,6 +55,8 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
                 tooltip="Store the explanation as human feedback and show the next program"),
         Binding("ctrl+n", "skip", "Skip", id="annotate.skip",
                 tooltip="Show the next program without storing anything"),
+        Binding("ctrl+b", "previous", "Previous", id="annotate.previous",
+                tooltip="Back to the program shown before this one"),
         Binding("ctrl+r", "repair_all", "Repair annotated", id="annotate.repair_all",
                 tooltip="Repair every annotated program from its human feedback"),
         Binding("ctrl+g", "cancel_repairs", "Cancel repairs", id="annotate.cancel",
@@ -57,12 +64,19 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         Binding("escape", "back", "Back", id="annotate.back", tooltip="Back to the run"),
     ]
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, run_id: int, task_ids: Sequence[str] | None = None,
+                 scope: str = "") -> None:
+        """``task_ids``: annotate only these tasks' programs (None: the whole run);
+        ``scope`` says in the title which filter chose them."""
         super().__init__()
         self.run_id = run_id
+        self.task_ids = None if task_ids is None else list(task_ids)
+        self.scope = scope
         self.current: Node | None = None
         self.saved = 0
         self.skipped: set[int] = set()
+        self.visited: list[Node] = []  # programs moved past, for "previous"
+        self.written: dict[int, str] = {}  # program id -> the feedback saved for it here
         self._left = "0"
         self._pending: list[int] = []  # feedback ids being repaired
         self._expected = 0  # repairs the running action will make
@@ -81,8 +95,9 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
                 yield FailingTestsView(id="annotate-tests")
             with Vertical(id="annotate-side"):
                 yield Label("What is wrong with this program, and how to fix it?")
-                yield TextArea(id="annotate-editor", soft_wrap=True)
-                yield Static("ctrl+s save & next · ctrl+n skip · ctrl+r repair all annotated",
+                yield FeedbackArea(id="annotate-editor")
+                yield Static("ctrl+s save & next · ctrl+n skip · ctrl+b previous · "
+                             "ctrl+r repair all annotated · ctrl+a select all",
                              id="annotate-help")
                 yield ProgressBar(id="annotate-progress", show_eta=False)
                 yield Static(id="annotate-progress-text")
@@ -95,27 +110,48 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
 
     # --- the queue ----------------------------------------------------------------
 
+    def queue(self, limit: int) -> list[Node]:
+        """Up to ``limit`` queued programs, of the scoped tasks only when scoped."""
+        store = self.host.store
+        if self.task_ids is None:
+            return store.annotation_queue(self.run_id, limit=limit)
+        found: list[Node] = []
+        for task_id in self.task_ids:  # in the Run screen's order, a task at a time
+            found.extend(store.annotation_queue(self.run_id, task_id, limit=limit - len(found)))
+            if len(found) >= limit:
+                break
+        return found
+
     def load_next(self) -> None:
         """Show the first queued program not skipped in this session (or say it is empty)."""
-        store = self.host.store
-        queue = store.annotation_queue(self.run_id, limit=len(self.skipped) + PEEK)
+        queue = self.queue(len(self.skipped) + PEEK)
         waiting = [p for p in queue if p.id not in self.skipped]
         full = len(queue) == len(self.skipped) + PEEK
         self._left = f"{len(waiting)}{'+' if full else ''}"
-        self.current = waiting[0] if waiting else None
-        self.query_one("#annotate-editor", TextArea).text = ""
-        if self.current is None:
+        self._show(waiting[0] if waiting else None)
+
+    def _show(self, program: Node | None) -> None:
+        self.current = program
+        editor = self.query_one(FeedbackArea)
+        editor.load("" if program is None else self.written.get(program.id, ""))
+        if program is None:
             self._show_empty()
         else:
-            self._show_program(self.current)
+            self._show_program(program)
         self._show_title()
         self.refresh_bindings()
 
     def _show_title(self) -> None:
+        scope = f" · {self.scope}" if self.scope else ""
+        again = ""
+        if self.current is not None and self.current.id in self.written:
+            again = " · annotated already: saving adds another human feedback"
         self.query_one("#annotate-title", Static).update(Text.assemble(
             ("Annotation queue", "bold"),
-            f" · run {visible(self.run_record.name, keep_newlines=False)} · {self._left} left · {self.saved} saved · "
+            visible(f" · run {self.run_record.name}{scope}", keep_newlines=False),
+            f" · {self._left} left · {self.saved} saved · "
             f"{len(self.skipped)} skipped this session",
+            (again, "yellow"),
         ))
 
     def _show_program(self, program: Node) -> None:
@@ -150,6 +186,8 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
             return True
         if action in ("save", "skip"):
             return True if self.current is not None else None
+        if action == "previous":
+            return True if self.visited else None
         if action == "cancel_repairs":
             return True if self.repairing else None
         if action == "repair_all":
@@ -167,33 +205,60 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         program = self.current
         if program is None:
             return
-        text = self.query_one("#annotate-editor", TextArea).text
+        text = self.query_one(FeedbackArea).text
         try:
             node = self.host.engine_for(self.run_id).add_human_feedback(program.id, text)
-        except UserError as exc:
+        except UserError as exc:  # the text stays in the editor
             self.notify(failure_text(exc), title="Not saved", severity="error")
             return
         self.saved += 1
-        self.notify(f"saved {short_key(node)} on {program.task_id} {short_key(program)}",
-                    timeout=2)
+        self.written[program.id] = text.strip()
+        self.visited.append(program)
+        self.notify(f"saved {short_key(node)} on {visible(program.task_id)} "
+                    f"{short_key(program)}", timeout=2)
         self.load_next()
 
     def action_skip(self) -> None:
-        if self.current is not None:
-            self.skipped.add(self.current.id)
+        program = self.current
+        if program is None:
+            return
+
+        def skip() -> None:
+            self.skipped.add(program.id)
+            self.visited.append(program)
             self.load_next()
 
+        self._unless_unsaved(skip, "Skip this program and discard the explanation you "
+                                   "are writing?", yes="Discard and skip")
+
+    def action_previous(self) -> None:
+        """Show the program before this one again (un-skipping it if it was skipped)."""
+        if not self.visited:
+            return
+
+        def back() -> None:
+            program = self.visited.pop()
+            self.skipped.discard(program.id)
+            self._show(program)
+
+        self._unless_unsaved(back, "Go back and discard the explanation you are writing?",
+                             yes="Discard and go back")
+
     def action_back(self) -> None:
-        if not self.query_one("#annotate-editor", TextArea).text.strip():
-            self.dismiss()
+        self._unless_unsaved(self.dismiss, "Leave and discard the explanation you are "
+                                           "writing?", yes="Discard")
+
+    def _unless_unsaved(self, then: Callable[[], object], question: str, *, yes: str) -> None:
+        """Do ``then`` now, or after a yes when the editor holds text not saved."""
+        if not self.query_one(FeedbackArea).changed:
+            then()
             return
 
         def answered(discard: bool | None) -> None:
             if discard:
-                self.dismiss()
+                then()
 
-        self.app.push_screen(ConfirmModal("Leave and discard the explanation you are writing?",
-                                          yes="Discard", no="Stay"), answered)
+        self.app.push_screen(ConfirmModal(question, yes=yes, no="Keep writing"), answered)
 
     # --- repairing every annotated program ------------------------------------------------
 

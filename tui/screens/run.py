@@ -68,7 +68,8 @@ class RunScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="run.back", tooltip="Back to the runs"),
         Binding("a", "annotate", "Annotate", id="run.annotate",
-                tooltip="Write your own feedback for failing programs, one after another"),
+                tooltip="Write your own feedback for failing programs, one after another "
+                        "(of the tasks the filters show)"),
         Binding("f", "cycle_filter", "Filter", id="run.filter",
                 tooltip="All, solved, unsolved, solved only by repair"),
         Binding("d", "cycle_difficulty", "Difficulty", id="run.difficulty",
@@ -206,10 +207,16 @@ class RunScreen(Screen[None]):
         shown = filter_rows(self.rows, self.status_filter, self.difficulty, self.query_text, specs)
         self.query_one(TaskTable).show(shown)
         table = self.query_one(TaskTable)
+        table.border_title = f"tasks: {len(shown)} of {len(self.rows)} ({self.filter_label()})"
+
+    def filter_label(self) -> str:
+        """The filters in words: ``unsolved, interview, matching 'sort'``."""
         label = STATUS_FILTERS[self.status_filter]
-        extra = f", {self.difficulty}" if self.difficulty else ""
-        extra += f", matching {self.query_text.strip()!r}" if self.query_text.strip() else ""
-        table.border_title = f"tasks: {len(shown)} of {len(self.rows)} ({label}{extra})"
+        if self.difficulty:
+            label += f", {self.difficulty}"
+        if self.query_text.strip():
+            label += f", matching {self.query_text.strip()!r}"
+        return label
 
     def _task_specs(self) -> dict[str, str]:
         if self._specs is None:
@@ -306,8 +313,14 @@ class RunScreen(Screen[None]):
         self.dismiss()
 
     def action_annotate(self) -> None:
-        """Open the annotation queue of this run."""
-        self.repair_app.open_screen("annotate", "AnnotationScreen", self.run_id)
+        """Open the annotation queue: the tasks the filters show, or the whole run."""
+        filtered = self.status_filter != "all" or self.difficulty or self.query_text.strip()
+        if not filtered:
+            self.repair_app.open_screen("annotate", "AnnotationScreen", self.run_id)
+            return
+        shown = list(self.query_one(TaskTable).rows_shown)
+        self.repair_app.open_screen("annotate", "AnnotationScreen", self.run_id, shown,
+                                    f"{self.filter_label()}: {len(shown)} task(s)")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cycle_difficulty":

@@ -23,7 +23,7 @@ from repair_tui.sandbox.runner import SandboxError
 from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.untrusted import visible
-from repair_tui.tui.widgets.detail import NodeDetail
+from repair_tui.tui.widgets.detail import NodeDetail, is_test_line
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import RepairTree, TreeData, short_key
 from rich.text import Text
@@ -91,6 +91,11 @@ class TaskScreen(PlainNotifications, Screen[None]):
                 tooltip="Run the selected program's tests again"),
         Binding("d", "toggle_diff", "Diff/code", id="task.toggle_diff",
                 tooltip="Show a repair as a diff or as code"),
+        Binding("v", "view_call", "Prompt", id="task.view_call",
+                tooltip="Show the prompt and the raw completion of the call that made the "
+                        "node (again: back)"),
+        Binding("t", "view_tests", "Tests", id="task.view_tests",
+                tooltip="Show the task's tests, at the failing assertion's line (again: back)"),
         Binding("ctrl+x", "cancel_actions", "Cancel", id="task.cancel_actions",
                 tooltip="Cancel the running actions"),
         # Less used: the footer shows them after the others, where there is room.
@@ -262,6 +267,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
             "reexecute": program,
             "copy_code": program,
             "toggle_diff": program and node is not None and node.parent_id is not None,
+            "view_call": node is not None,
             "cancel_actions": self.running_actions > 0,
         }
         allowed = rules.get(action, True)
@@ -298,7 +304,33 @@ class TaskScreen(PlainNotifications, Screen[None]):
         self.tree.reveal(None)
 
     def action_toggle_diff(self) -> None:
+        if self.detail.mode != "node":
+            self._show(self.selected)
         self.detail.diff_mode = not self.detail.diff_mode
+
+    def action_view_call(self) -> None:
+        """The prompt and raw completion behind the selected node; pressed again, the node."""
+        node = self.selected
+        if node is None:
+            return
+        if self.detail.mode == "call":
+            self._show(node)
+            return
+        store = self.host.store
+        call = None if node.call_id is None else store.get_call(node.call_id)
+        self.detail.show_call(node, call)
+
+    def action_view_tests(self) -> None:
+        """The task's tests, scrolled to the failing assertion; pressed again, the node."""
+        if self.detail.mode == "tests":
+            self._show(self.selected)
+            return
+        node = self.selected
+        line = None
+        if node is not None and node.kind == "program":
+            failing = [r for r in self.host.store.test_results(node.id) if is_test_line(r)]
+            line = failing[0].line if failing else None
+        self.detail.show_tests(self.task_record, line)
 
     def action_copy_code(self) -> None:
         node = self.selected
@@ -332,7 +364,10 @@ class TaskScreen(PlainNotifications, Screen[None]):
             if text is not None:
                 self.save_feedback(program.id, text)
 
-        self.app.push_screen(FeedbackEditorModal(prefill, title=title), save)
+        self.app.push_screen(FeedbackEditorModal(
+            prefill, title=title, code=program.code or "",
+            results=self.host.store.test_results(program.id),
+            executed=program.passed is not None), save)
 
     def save_feedback(self, program_id: int, text: str) -> None:
         """Store ``text`` as a new human feedback on a program and put the cursor on it."""

@@ -9,14 +9,17 @@ reads the store and calls ``show_spec``, ``show_program`` or ``show_feedback``.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from repair_tui.core.datasets.task import Task
-from repair_tui.core.store.records import Node
+from repair_tui.core.store.records import Call, Node
 from repair_tui.sandbox.result import TestResult, summary
 from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.diff import DiffView, diff_stats
 from repair_tui.tui.widgets.tree import short_key
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +29,7 @@ from textual.reactive import reactive
 from textual.widgets import Markdown, Static
 
 CELL_CHARS = 160  # characters of a test's input / expected / got shown in the table
+MAX_CASES = 30  # test cases listed by the tests view
 MAX_FAILING_ROWS = 10  # a program rarely fails more than one test: the runner stops early
 
 
@@ -38,6 +42,11 @@ def spec_markdown(task: Task) -> str:
     )
     if looks_like_code:
         return f"```python\n{spec}\n```"
+    starter = visible(task.starter_code.rstrip())
+    if starter.strip() and spec.endswith(starter):
+        # APPS ends the question with its starter code: a fence keeps its indentation.
+        question = _text_markdown(spec[: -len(starter)])
+        return f"{question}\n\n#### Starter code\n\n```python\n{starter.strip(chr(10))}\n```"
     return _text_markdown(str(spec))
 
 
@@ -48,15 +57,20 @@ def _text_markdown(spec: str) -> str:
     """A plain-text question (APPS) as Markdown that keeps its line breaks.
 
     Example inputs are one value per line, so every line ends in a hard break;
-    ``-----Input-----`` markers become headings.
+    ``-----Input-----`` markers become headings. Leading spaces become no-break spaces,
+    which Markdown keeps (four plain ones would start a code block, fewer vanish).
     """
     lines = []
     for line in spec.splitlines():
         section = _APPS_SECTION.match(line.strip())
         if section:
             lines.extend(["", f"#### {section.group(1)}", ""])
+        elif line.strip():
+            text = line.rstrip()
+            indent = len(text) - len(text.lstrip(" "))
+            lines.append("\u00a0" * indent + text.lstrip(" ") + "  ")
         else:
-            lines.append(f"{line.rstrip()}  " if line.strip() else "")
+            lines.append("")
     return "\n".join(lines).strip()
 
 
@@ -67,7 +81,73 @@ def _clip(value: str | None, limit: int = CELL_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def tests_table(results: list[TestResult], *, executed: bool = True) -> Table | Text:
+def error_text(r: TestResult) -> str:
+    """A failing test's error in words; an assertion's line is the tests' line, said so."""
+    error = " ".join(x for x in (r.error_type, r.message) if x)
+    if r.line is None:
+        return error
+    if is_test_line(r):
+        return f"{error} at line {r.line} of the tests (t shows them)"
+    return f"{error} at line {r.line}"
+
+
+def is_test_line(r: TestResult) -> bool:
+    """Whether ``r.line`` counts lines of the task's tests (a failed assert-style check)
+    rather than of the program."""
+    return r.line is not None and r.error_type == "AssertionError" and \
+        r.status.value == "wrong_answer"
+
+
+class FailingTests:
+    """The failing tests of a program, drawn to fit the width it gets: a table when wide,
+    one block per test when narrow, so every field (got, error) stays in view."""
+
+    WIDE = 100  # columns from which the five-column table reads well
+
+    def __init__(self, results: list[TestResult]) -> None:
+        self.results = results
+        self.failing = [r for r in results if not r.passed and r.status.value != "skipped"]
+        self.title = f"{summary(results)}; failing:"
+
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        return [(f"{r.number} {r.status.value}", _clip(r.input), _clip(r.expected),
+                 _clip(r.got), _clip(error_text(r))) for r in self.failing[:MAX_FAILING_ROWS]]
+
+    @property
+    def caption(self) -> str | None:
+        more = len(self.failing) - MAX_FAILING_ROWS
+        return f"and {more} more failing tests" if more > 0 else None
+
+    def table(self) -> Table:
+        table = Table(title=self.title, title_justify="left", expand=True, show_lines=True,
+                      caption=self.caption)
+        table.add_column("test", no_wrap=True)
+        for name in ("input", "expected", "got", "error"):
+            table.add_column(name, overflow="fold", min_width=len(name))
+        for row in self.rows():
+            table.add_row(*row)
+        return table
+
+    def blocks(self) -> Group:
+        parts: list[RenderableType] = [Text(self.title)]
+        for test, *values in self.rows():
+            parts.append(Text(f"test {test}", style="bold red"))
+            grid = Table.grid(padding=(0, 1), expand=True)
+            grid.add_column(no_wrap=True, style="dim", width=10)
+            grid.add_column(overflow="fold", ratio=1)
+            for name, value in zip(("input", "expected", "got", "error"), values, strict=True):
+                if value:
+                    grid.add_row(f"  {name}", Text(value))
+            parts.append(grid)
+        if self.caption:
+            parts.append(Text(self.caption, style="dim"))
+        return Group(*parts)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table() if options.max_width >= self.WIDE else self.blocks()
+
+
+def tests_table(results: list[TestResult], *, executed: bool = True) -> FailingTests | Text:
     """The failing tests of a program (input, expected, got, error), or a one-line note.
 
     ``executed`` False means the program has not run yet; an executed program without
@@ -80,22 +160,7 @@ def tests_table(results: list[TestResult], *, executed: bool = True) -> Table | 
         return Text("not executed yet", style="yellow")
     if not failing:
         return Text(summary(results), style="green")
-    table = Table(
-        title=f"{summary(results)}; failing:",
-        title_justify="left", expand=True, show_lines=True,
-    )
-    table.add_column("test", no_wrap=True)
-    for name in ("input", "expected", "got", "error"):
-        table.add_column(name, overflow="fold", min_width=len(name))
-    for r in failing[:MAX_FAILING_ROWS]:
-        error = " ".join(x for x in (r.error_type, r.message) if x)
-        if r.line is not None:
-            error = f"{error} (line {r.line})"
-        table.add_row(f"{r.number} {r.status.value}", _clip(r.input), _clip(r.expected),
-                      _clip(r.got), _clip(error))
-    if len(failing) > MAX_FAILING_ROWS:
-        table.caption = f"and {len(failing) - MAX_FAILING_ROWS} more failing tests"
-    return table
+    return FailingTests(results)
 
 
 def program_header(node: Node, parent_feedback: Node | None) -> Text:
@@ -131,6 +196,35 @@ def feedback_header(node: Node, program: Node | None) -> Text:
     return text
 
 
+def call_text(call: Call, node: Node) -> Text:
+    """A call's prompt, message by message, then the raw completion that made ``node``."""
+    out = Text()
+    for message in call.messages:
+        role = str(message.get("role", "?"))
+        out.append(f"── {role} ──\n", "bold magenta")
+        out.append(visible(str(message.get("content", ""))).rstrip() + "\n\n")
+    out.append("── completion (raw, as the model answered) ──\n", "bold green")
+    out.append(visible(node.text or "(empty)"))
+    if call.error:
+        out.append(f"\n\n── error ──\n{visible(call.error)}", "red")
+    return out
+
+
+def cases_text(tests: dict[str, Any]) -> Text:
+    """Input/output test cases, one block each (the first ``MAX_CASES``)."""
+    cases = list(tests.get("cases") or [])
+    out = Text()
+    for i, case in enumerate(cases[:MAX_CASES], start=1):
+        out.append(f"test {i}\n", "bold")
+        for key, value in case.items():
+            shown = value if isinstance(value, str) else json.dumps(value)
+            out.append(f"  {key}: ", "dim")
+            out.append(_clip(shown) + "\n")
+    if len(cases) > MAX_CASES:
+        out.append(f"and {len(cases) - MAX_CASES} more", "dim")
+    return out
+
+
 class CodeView(Static):
     """A program with Python syntax highlighting and line numbers."""
 
@@ -141,13 +235,14 @@ class CodeView(Static):
     }
     """
 
-    def show(self, code: str) -> None:
-        """Show ``code`` (an empty program shows a note)."""
+    def show(self, code: str, *, mark: int | None = None) -> None:
+        """Show ``code`` (an empty program shows a note); ``mark`` highlights that line."""
         if not code.strip():
             self.update(Text("(empty program: no code could be extracted)", style="italic"))
             return
         self.update(Syntax(visible(code.rstrip("\n")), "python", line_numbers=True, theme="ansi_dark",
-                           background_color="default", word_wrap=True))
+                           background_color="default", word_wrap=True,
+                           highlight_lines=None if mark is None else {mark}))
 
 
 class FailingTestsView(Static):
@@ -171,6 +266,7 @@ class NodeDetail(VerticalScroll):
     NodeDetail > #detail-header { padding: 0 1; margin-bottom: 1; }
     NodeDetail > #detail-text { margin: 0 1; }
     NodeDetail > #detail-note { padding: 0 1; color: $text-muted; }
+    NodeDetail > #detail-raw { padding: 0 1; }
     """
 
     diff_mode: reactive[bool] = reactive(True)
@@ -180,11 +276,13 @@ class NodeDetail(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self._program: Node | None = None
         self._repaired_code: str | None = None  # code of the program the shown repair repairs
+        self.mode = "node"  # what is shown: "node", "call" (v) or "tests" (t)
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
         yield Markdown(id="detail-text")
         yield Static(id="detail-note")
+        yield Static(id="detail-raw")
         yield CodeView(id="detail-code")
         yield DiffView(id="detail-diff")
         yield FailingTestsView(id="detail-tests")
@@ -203,6 +301,7 @@ class NodeDetail(VerticalScroll):
     def show_spec(self, task: Task) -> None:
         """Show a task's spec (the tree's root)."""
         self._program = None
+        self.mode = "node"
         header = Text(f"spec {visible(task.id)}", style="bold cyan")
         details = [task.source, task.difficulty, f"{task.n_tests} tests ({task.style})"]
         header.append("\n" + " · ".join(d for d in details if d), style="dim")
@@ -221,6 +320,7 @@ class NodeDetail(VerticalScroll):
     ) -> None:
         """Show a program; a repair also gets its ``feedback`` and the program it ``repaired``."""
         self._program = node
+        self.mode = "node"
         self._repaired_code = None if repaired is None else (repaired.code or "")
         self.query_one("#detail-header", Static).update(program_header(node, feedback))
         self.query_one(CodeView).show(node.code or "")
@@ -228,9 +328,54 @@ class NodeDetail(VerticalScroll):
         self._show_code_or_diff()
         self.scroll_home(animate=False)
 
+    def show_call(self, node: Node, call: Call | None) -> None:
+        """Show the model call that made ``node``: its prompt messages and the raw answer."""
+        self._program = None
+        self.mode = "call"
+        header = Text(f"the call that made {short_key(node)}", style="bold")
+        if call is None:
+            header.append(f"\nno model call: made by {node.origin}" +
+                          (" (written by a person)" if node.origin == "human" else ""), "dim")
+            body = Text()
+        else:
+            usage = " · ".join(f"{k} {v}" for k, v in (("prompt tokens", call.prompt_tokens),
+                                                       ("completion tokens", call.completion_tokens))
+                               if v is not None)
+            params = ", ".join(f"{k}={v}" for k, v in sorted(call.params.items())
+                               if k in ("temperature", "max_tokens", "n", "seed"))
+            facts = [call.role, f"model {call.model}", params, usage, f"status {call.status}"]
+            header.append("\n" + visible(" · ".join(f for f in facts if f),
+                                         keep_newlines=False), "dim")
+            body = call_text(call, node)
+        self.query_one("#detail-header", Static).update(header)
+        self.query_one("#detail-raw", Static).update(body)
+        self._set_visible("detail-header", "detail-raw")
+        self.scroll_home(animate=False)
+
+    def show_tests(self, task: Task, line: int | None = None) -> None:
+        """Show the task's tests; ``line`` (of an assert-style check) is marked and scrolled to."""
+        self._program = None
+        self.mode = "tests"
+        header = Text(f"tests of {visible(task.id)}", style="bold cyan")
+        header.append(f"\n{task.n_tests} tests ({task.style})"
+                      + (f" · line {line} is the failing assertion" if line else ""), "dim")
+        self.query_one("#detail-header", Static).update(header)
+        code = self.query_one(CodeView)
+        if task.style == "assert":
+            code.show(str(task.tests.get("test", "")), mark=line)
+        else:
+            code.update(cases_text(task.tests))
+        self._set_visible("detail-header", "detail-code")
+        self.scroll_home(animate=False)
+        if line:
+            # After layout: the code's top in this scroll view, plus the line, less context.
+            self.call_after_refresh(lambda: self.scroll_to(
+                y=max(0, code.virtual_region.y + line - 4), animate=False))
+
     def show_feedback(self, node: Node, program: Node | None) -> None:
         """Show a feedback and the program it explains."""
         self._program = None
+        self.mode = "node"
         self.query_one("#detail-header", Static).update(feedback_header(node, program))
         self.query_one("#detail-text", Markdown).update(visible(node.text or "") or "*(empty feedback)*")
         self._set_visible("detail-header", "detail-text")

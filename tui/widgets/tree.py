@@ -20,6 +20,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 FAULT_WIDTH = 32  # characters of a fault shown in a label; the detail shows all of it
+PREVIEW_WIDTH = 40  # characters of a feedback's text shown after its label
+MODEL_WIDTH = 16  # characters of a repair's model name
 
 TreeData: TypeAlias = Node | None  # None is the root, which stands for the task's spec
 
@@ -47,6 +49,8 @@ def node_label(node: Node, *, flaky: bool = False) -> Text:
         label.append(f" · {node.tokens} tok", style="dim")
         if node.exploration_id is not None:
             label.append(" ◇ explored", style="italic magenta")
+        if (node.text or "").strip():
+            label.append(f" · {_clip(node.text or '', PREVIEW_WIDTH)}", style="italic")
         return label
     if node.passed is None:
         label.append("… ", style="bold yellow")
@@ -55,6 +59,8 @@ def node_label(node: Node, *, flaky: bool = False) -> Text:
     else:
         label.append("✗ ", style="bold red")
     label.append(f"{'repair' if node.parent_id is not None else 'program'} {short_key(node)}")
+    if node.parent_id is not None and node.model:  # who repaired: the run's model or another
+        label.append(f" ({_clip(node.model, MODEL_WIDTH)})", style="dim")
     label.append(f" · {node.tokens} tok", style="dim")
     if node.passed is None:
         label.append(" · not run", style="yellow")
