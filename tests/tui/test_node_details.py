@@ -70,20 +70,18 @@ async def test_t_leads_to_the_failing_assertion_line(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, TaskScreen)
-        await pilot.press("down", "x")  # p0, executed again by the real sandbox
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.press("down")  # p0: its stored assertion failed at line 9 of the tests
         result = app.store.test_results(screen.selected.id)[0]  # type: ignore[union-attr]
-        assert result.error_type == "AssertionError" and result.line == 10
+        assert result.error_type == "AssertionError" and result.line == 9
         await pilot.press("t")
         await pilot.pause()
         code = screen.query_one(CodeView).content
-        assert code.highlight_lines == {10}  # type: ignore[union-attr]
-        assert "assert candidate(3.5) == 0.5" in code.code.splitlines()[9]  # type: ignore[union-attr]
-        assert "line 10 is the failing assertion" in shown(
+        assert code.highlight_lines == {9}  # type: ignore[union-attr]
+        assert "def check(candidate)" in code.code.splitlines()[8]  # type: ignore[union-attr]
+        assert "line 9 is the failing assertion" in shown(
             screen.query_one("#detail-header", Static))
         view = screen.query_one(CodeView)
-        line_y = view.virtual_region.y + 9  # the marked line is in view
+        line_y = view.virtual_region.y + 8  # the marked line is in view
         assert screen.detail.scroll_y <= line_y < screen.detail.scroll_y + screen.detail.size.height
         await pilot.press("t")
         assert screen.detail.mode == "node"
