@@ -254,3 +254,36 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class RenameModal(ModalScreen[str | None]):
+    """A new name for something (a run): the Input starts with the old one; enter
+    returns the new name, escape None."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="RenameModal")
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+
+    def __init__(self, old: str, *, title: str = "Rename") -> None:
+        super().__init__()
+        self._old = old
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="modal-title", markup=False)
+            yield Input(self._old, id="rename-input")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Rename (enter)", variant="primary", id="rename")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#rename")
+    def rename(self) -> None:
+        self.dismiss(self.query_one(Input).value)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

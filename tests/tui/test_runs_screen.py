@@ -104,3 +104,34 @@ async def test_changes_made_under_another_screen_show_on_return(tmp_path: Path) 
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.query_one(RunTable).row_count == 2
+
+
+async def test_delete_and_rename_a_run_with_confirmation(tmp_path: Path) -> None:
+    from repair_tui.tui.modals import ConfirmModal, RenameModal
+    from textual.widgets import Input
+
+    app = RepairApp(make_db(tmp_path / "demo.db", "demo", "other"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        table = screen.query_one(RunTable)
+        await pilot.press("delete")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")  # keep it
+        assert app.store.run_names() == ["demo", "other"]
+        await pilot.press("delete", "y")
+        await pilot.pause()
+        assert app.store.run_names() == ["other"] and table.row_count == 1
+        await pilot.press("n")
+        assert isinstance(app.screen, RenameModal)
+        app.screen.query_one(Input).value = "demo"  # free again
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.store.run_names() == ["demo"]
+        assert cell(table, 2, "name") == "demo"
+        await pilot.press("n")
+        app.screen.query_one(Input).value = " "
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any("must be non-empty" in m for m in
+                   [n.message for n in app._notifications])  # refused, named
+        assert app.store.run_names() == ["demo"]

@@ -196,3 +196,30 @@ async def test_a_running_action_can_be_cancelled(tmp_path: Path) -> None:
         assert screen.running_actions == 0
         assert any(m == "rerun branch p1 cancelled" for _, m in app.notices)
         assert screen.check_action("cancel_actions", ()) is None
+
+
+async def test_a_locked_database_keeps_the_feedback_text_in_the_editor(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.store.db.execute("PRAGMA busy_timeout = 50")  # fail fast instead of waiting 30 s
+        other = sqlite3.connect(db)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        await pilot.press("n", "n", "e")
+        app.screen.query_one(TextArea).insert("It floors instead of taking the fraction.")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        errors = [m for sev, m in app.notices if sev == "error"]
+        assert len(errors) == 1 and "locked by another process" in errors[0]
+        assert isinstance(app.screen, FeedbackEditorModal)  # open again, the text kept
+        assert app.screen.query_one(TextArea).text == "It floors instead of taking the fraction."
+        other.rollback()
+        other.close()
+        await pilot.press("ctrl+s")  # the lock is gone: now it is stored
+        await pilot.pause()
+        assert isinstance(app.screen, TaskScreen)
+        (human,) = app.store.human_feedback(1)
+        assert human.text == "It floors instead of taking the fraction."

@@ -207,8 +207,9 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
             return
         text = self.query_one(FeedbackArea).text
         try:
-            node = self.host.engine_for(self.run_id).add_human_feedback(program.id, text)
-        except UserError as exc:  # the text stays in the editor
+            node = self.host.engine_for(self.run_id).add_human_feedback(
+                program.id, text, kind="annotate")
+        except UserError as exc:  # e.g. a read-only database: the text stays in the editor
             self.notify(failure_text(exc), title="Not saved", severity="error")
             return
         self.saved += 1
@@ -344,13 +345,17 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         ))
 
     def _origin_line(self) -> str:
-        # A person's feedback is an exploration; the model's is the run's sample.
-        stats = {**self.host.store.origin_stats(self.run_id),
-                 "human": self.host.store.origin_stats(self.run_id, scope="explorations").get("human")}
-        parts = []
-        for origin in ("human", "model"):
-            s = stats.get(origin)
-            if s is not None and s.pass_rate is not None:
-                parts.append(f"{origin} feedback: {s.repairs_passed}/{s.repairs_executed} "
-                             f"repairs pass ({s.pass_rate:.0%})")
-        return "\n" + " · ".join(parts) if parts else ""
+        """The paper's paired comparison: repairs from human and from model feedback on
+        the same programs (with a person's feedback) and the same repair models, never
+        the person's few programs beside the whole run."""
+        from repair_tui.core.estimate.paired import paired_comparison
+
+        c = paired_comparison(self.host.store.paired_repair_rows(self.run_id), samples=500)
+        if c.estimate is None or c.ci is None:
+            return ""
+        h, m = c.human, c.model
+        lo, hi = c.ci
+        return (f"\nhuman feedback: {h.passed}/{h.repairs} repairs pass ({h.pass_rate:.0%}) · "
+                f"model feedback: {m.passed}/{m.repairs} ({m.pass_rate:.0%}) on the same "
+                f"{h.programs} program(s): {100 * c.estimate:+.0f} points, "
+                f"{c.confidence:.0%} CI [{100 * lo:+.0f}, {100 * hi:+.0f}]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair_tui.core.errors import UserError
 from repair_tui.tui.messages import DataChanged
 from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.footer import QuietFooter
@@ -82,6 +83,10 @@ class RunsScreen(Screen[None]):
                 tooltip="Mark or unmark the selected run for comparing"),
         Binding("c", "compare", "Compare", id="runs.compare",
                 tooltip="Compare the marked runs (two or more) on the tasks they share"),
+        Binding("delete", "delete_run", "Delete", id="runs.delete", show=False,
+                tooltip="Delete the selected run and everything in it (asks first)"),
+        Binding("n", "rename_run", "Rename", id="runs.rename", show=False,
+                tooltip="Give the selected run a new name"),
     ]
 
     def __init__(self) -> None:
@@ -172,6 +177,54 @@ class RunsScreen(Screen[None]):
     def action_reload(self) -> None:
         """Read the runs again now."""
         self.refresh_runs()
+
+    def action_delete_run(self) -> None:
+        """Delete the selected run, after a confirmation naming what goes with it."""
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        s = self.summaries[run_id]
+        from repair_tui.tui.modals import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.repair_app.store.delete_run(run_id)
+            except UserError as exc:
+                self.notify(visible(str(exc), keep_newlines=False), title="Run not deleted",
+                            severity="error")
+                return
+            self.notify(visible(f"deleted run {s.name}", keep_newlines=False))
+            self.refresh_runs()
+
+        self.app.push_screen(ConfirmModal(
+            visible(f"Delete run {s.name!r} with its {s.tasks} tasks, {s.programs + s.repairs:,} "
+                    "programs and all its explorations? This cannot be undone.",
+                    keep_newlines=False), yes="Delete", no="Keep"), answered)
+
+    def action_rename_run(self) -> None:
+        """Rename the selected run."""
+        run_id = self.selected_run_id()
+        if run_id is None:
+            return
+        old = self.summaries[run_id].name
+        from repair_tui.tui.modals import RenameModal
+
+        def chosen(name: str | None) -> None:
+            if name is None or name == old:
+                return
+            try:
+                self.repair_app.store.rename_run(run_id, name)
+            except UserError as exc:
+                self.notify(visible(str(exc), keep_newlines=False), title="Run not renamed",
+                            severity="error")
+                return
+            self.notify(visible(f"renamed run {old} to {name}", keep_newlines=False))
+            self.refresh_runs()
+
+        self.app.push_screen(RenameModal(old, title=visible(f"New name for run {old}",
+                                                             keep_newlines=False)), chosen)
 
     @on(RunTable.RowSelected)
     def open_run(self, event: DataTable.RowSelected) -> None:

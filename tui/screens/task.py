@@ -360,21 +360,32 @@ class TaskScreen(PlainNotifications, Screen[None]):
         title = f"Feedback on {short_key(program)}" + (
             f" (edited from {short_key(node)})" if node.kind == "feedback" else "")
 
-        def save(text: str | None) -> None:
-            if text is not None:
-                self.save_feedback(program.id, text)
+        self.edit_feedback(program, prefill, title)
+
+    def edit_feedback(self, program: Node, text: str, title: str) -> None:
+        """Open the editor on ``text``; saving stores it (a failure reopens it, text kept)."""
+
+        def save(result: str | None) -> None:
+            if result is not None:
+                self.save_feedback(program.id, result, program=program, title=title)
 
         self.app.push_screen(FeedbackEditorModal(
-            prefill, title=title, code=program.code or "",
+            text, title=title, code=program.code or "",
             results=self.host.store.test_results(program.id),
             executed=program.passed is not None), save)
 
-    def save_feedback(self, program_id: int, text: str) -> None:
-        """Store ``text`` as a new human feedback on a program and put the cursor on it."""
+    def save_feedback(self, program_id: int, text: str, *, program: Node | None = None,
+                      title: str | None = None) -> None:
+        """Store ``text`` as a new human feedback on a program and put the cursor on it.
+
+        When the store refuses (read-only or locked database), the editor opens again
+        with the text, so nothing typed is lost."""
         try:
             node = self.host.engine_for(self.run_id).add_human_feedback(program_id, text)
         except UserError as exc:
             self.notify(failure_text(exc), title="Feedback not saved", severity="error")
+            if program is not None and title is not None and text.strip():
+                self.edit_feedback(program, text, title)
             return
         self.refresh_changes()
         self.tree.reveal(node.id)
