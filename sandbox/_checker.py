@@ -1,20 +1,18 @@
-"""Assert-style (HumanEval) tests in two processes: the check never shares a process
-with the program.
+"""Assert-style (HumanEval) tests: the check never shares a process with the program.
 
-The test process forks before any program code exists in it. The child is the
-*checker*: it runs the task's trusted code (its prompt's helpers, then ``check``) and
-hands ``check`` a proxy for the candidate. The parent becomes the program's process:
-it loads the program, then answers calls from the checker over two pipes until the
-checker is done. Only the checker holds the result pipe and the report's token, and
-it is non-dumpable from birth, so the program can neither write a report nor read or
-change the checker's memory (no ptrace, no /proc/<pid>/mem).
+The check runs in a *judge* (``_judge``): a long-lived process per slot, forked by the
+server before any program existed, outside the test's namespaces and non-dumpable. It
+runs the task's trusted code (its prompt's helpers, then ``check``) and hands
+``check`` a proxy for the candidate. The test process is the program's process: it
+loads the program, then answers the judge's calls over two pipes (its fds 3 and 5)
+until the judge closes them. Only the judge holds the result pipe and the report's
+token, so the program can neither write a report nor read or change the judge's
+memory; in a PID namespace it cannot even see the judge.
 
-The check itself (source and compiled code) reaches only the checker: the server puts
-it in a sealed memfd whose fd (CHECK_FD) passes through the zygote and the test
-process unread; the checker reads it after the split, and the program's process closes
-its copy first. No byte of the check, and so none of its expected answers, is ever in
-memory the program can read. The prompt's helpers are in both: they are the task's
-prompt, which the model was given anyway.
+The check itself (source and compiled code) reaches only the judge: the server puts
+it in a sealed memfd and hands its fd to the judge alone. No byte of the check, and so
+none of its expected answers, is ever in memory the program can read. The prompt's
+helpers are in both processes: they are the task's prompt, given to the model anyway.
 
 The proxy sends the arguments out as plain data and gets back plain data: values
 whose types *are* (``type(x) is``) None, bool, int, float, complex, str, bytes, list,
@@ -22,16 +20,14 @@ tuple, dict, set or frozenset, at every depth. Anything else fails the test with
 message naming the type. What arrives is decoded strictly (``_values.decode``): size
 and depth caps, no tag it does not know, no code run. So an object with a rigged
 ``__eq__``, a replaced builtin or encoder, or a forged report gains the program nothing.
+Once the program's side is gone or has sent something malformed, nothing the check
+does afterwards (a check may catch exceptions) can make the test pass.
 
-The program's process is the test's main process (PID 1 of its namespace, or the
-shim's child): when it exits, the checker dies with it. So it exits only once the
-checker has closed its end, which the checker does after writing its report.
-
-Protocol, frames of a 4-byte length plus JSON, program -> checker first::
+Protocol, frames of a 4-byte length plus JSON, program -> judge first::
 
     {"ready": 1} | {"failed": <report: compile_error, exception or missing_function>}
-    checker -> program: {"args": [...], "kwargs": {"~d": [...]}}
-    program -> checker: {"ok": value} | {"raised": {...}} | {"unplain": "type"}
+    judge -> program: {"args": [...], "kwargs": {"~d": [...]}}
+    program -> judge: {"ok": value} | {"raised": {...}} | {"unplain": "type"}
 """
 
 from __future__ import annotations
@@ -41,26 +37,29 @@ import contextlib
 import json
 import marshal
 import os
+import sys
 import types
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
-import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._values as V
 from repair_tui.sandbox._asserts import TEST_FILENAME, CheckCode
 
-RESULT_FD = 3
-CHECK_FD = 5  # the check as the server compiled it (a sealed memfd; see _server.check_memfd)
+REPLY_FD = 3  # in the program's process: its replies to the judge
+CALL_FD = 5  # in the program's process: the judge's calls
+RANDOM_SEED = 0  # see _child.RANDOM_SEED
+MAX_ERROR_CLASSES = 1000  # exception classes the judge keeps (one per name the programs raised)
 MAX_FRAME = 32 * 1024**2  # bytes of one message from the program
 TEXT_LIMIT = 2000
 _encoder = json.JSONEncoder(separators=(",", ":"))
 
 
-class ProgramGone(Exception):
-    """The program's process closed its end (it exited, or closed the pipe)."""
+class ProgramGone(BaseException):
+    """The program's process closed its end (it exited, or closed the pipe). Not an
+    Exception: a check's ``except Exception`` must not swallow it."""
 
 
-class ProgramMisbehaved(Exception):
+class ProgramMisbehaved(BaseException):
     """The program's process sent something that is not a well-formed message."""
 
 
@@ -74,72 +73,99 @@ class Unplain(Exception):
 
 
 class Link:
-    """One end of the call pipes: whole frames out, whole frames in (blocking)."""
+    """One end of the call pipes: whole frames out, whole frames in (blocking).
+
+    A frame is written with one write and usually read with one read (what arrives
+    beyond it is kept for the next). The first failure (the other side gone, or a
+    malformed message) is remembered in ``failure``.
+    """
 
     def __init__(self, write_fd: int, read_fd: int) -> None:
         self.write_fd = write_fd
         self.read_fd = read_fd
+        self.buf = bytearray()
+        self.failure: BaseException | None = None
+        self.unplain: Unplain | None = None  # the first value of a type that is not plain
 
     def send(self, obj: dict[str, Any]) -> None:
         body = _encoder.encode(obj).encode()
         data = memoryview(len(body).to_bytes(4, "big") + body)
-        while data:
-            data = data[os.write(self.write_fd, data):]
+        try:
+            while data:
+                data = data[os.write(self.write_fd, data):]
+        except OSError:  # EPIPE: the other side is gone
+            raise self._failed(ProgramGone()) from None
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        if self.failure is None:
+            self.failure = exc
+        return exc
 
     def _read(self, size: int) -> bytes:
-        chunks = []
-        while size:
-            chunk = os.read(self.read_fd, min(size, 1 << 20))
+        while len(self.buf) < size:
+            try:
+                chunk = os.read(self.read_fd, max(1 << 16, min(size - len(self.buf), 1 << 20)))
+            except OSError:
+                chunk = b""
             if not chunk:
-                raise ProgramGone
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
+                raise self._failed(ProgramGone())
+            self.buf += chunk
+        data = bytes(self.buf[:size])
+        del self.buf[:size]
+        return data
 
     def wait_closed(self) -> None:
-        """Block until the other end is closed (the checker has reported and exited)."""
+        """Block until the other end is closed (the judge is done with this test)."""
         while os.read(self.read_fd, 1 << 16):
             pass
 
     def receive(self) -> dict[str, Any]:
         """The next message: a JSON object. ProgramGone at EOF, ProgramMisbehaved if bad."""
+        if self.failure is not None:
+            raise self.failure
         size = int.from_bytes(self._read(4), "big")
         if size > MAX_FRAME:
-            raise ProgramMisbehaved(f"a message of {size} bytes")
+            raise self._failed(ProgramMisbehaved(f"a message of {size} bytes"))
         try:
             msg = json.loads(self._read(size))
         except (ValueError, RecursionError, MemoryError):
-            raise ProgramMisbehaved("an unreadable message") from None
+            raise self._failed(ProgramMisbehaved("an unreadable message")) from None
         if type(msg) is not dict:
-            raise ProgramMisbehaved("a message that is not an object")
+            raise self._failed(ProgramMisbehaved("a message that is not an object"))
         return msg
 
 
-# -- the checker ------------------------------------------------------------------------
+# -- the judge's side -------------------------------------------------------------------
 
 
-def check_main(job: dict[str, Any], token: str, link: Link,
-               prompt_code: types.CodeType | None) -> NoReturn:
-    """The checker process: run the check against the proxy, report on fd 3, exit."""
+def judge(token: str, check_fd: int, link: Link, result_fd: int) -> None:
+    """Run one test's check against the program's process at the other end of ``link``
+    and write the report (with ``token``) to ``result_fd``; in a judge process."""
     report: dict[str, Any] | None
     try:
-        L.prctl(L.PR_SET_DUMPABLE, 0)
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        report = _check(job, link, prompt_code)
+        report = _check(check_fd, link)
     except BaseException as exc:  # the harness itself failed
         report = {"kind": "harness_error", "message": f"{type(exc).__name__}: {_text(exc)}"}
-    if report is not None:  # None: the program is gone, and its exit status tells why
+    if isinstance(link.failure, ProgramGone):  # whatever the check made of it
+        report = None  # the program's exit status (or its kill) tells why
+    elif isinstance(link.failure, ProgramMisbehaved):
+        report = _misbehaved(link.failure)
+    elif link.unplain is not None and report is not None and report.get("kind") == "checked":
+        unplain = link.unplain
+        report = {"kind": "unplain", "type": unplain.type_name, "reason": unplain.reason,
+                  "test_line": _test_line(unplain)}
+    if report is not None:
         report["token"] = token
         body = _encoder.encode(report).encode()
         data = memoryview(len(body).to_bytes(4, "big") + body)
-        while data:
-            data = data[os.write(RESULT_FD, data):]
-    os._exit(0)
+        with contextlib.suppress(OSError):  # the server gave up on this test
+            while data:
+                data = data[os.write(result_fd, data):]
 
 
-def _check(job: dict[str, Any], link: Link, prompt_code: types.CodeType | None) -> dict[str, Any] | None:
+def _check(check_fd: int, link: Link) -> dict[str, Any] | None:
+    _reseed()
+    source, code, prompt_code, prompt_error, entry_point = _read_check(check_fd)
     try:
         hello = link.receive()
     except ProgramGone:
@@ -150,13 +176,15 @@ def _check(job: dict[str, Any], link: Link, prompt_code: types.CodeType | None) 
         return _relayed_failure(hello["failed"])
     if hello.get("ready") != 1:
         return _misbehaved(ProgramMisbehaved("an unexpected first message"))
-    check_code = _read_check()
+    if prompt_error is not None:
+        return {"kind": "harness_error", "message": prompt_error}
+    check_code = CheckCode(source, code)
     ns: dict[str, Any] = {"__name__": "__check__", "__builtins__": builtins}
     if prompt_code is not None:
         exec(prompt_code, ns)
     # As in HumanEval's harness, where the program defines it, the entry point's name is
     # the candidate too (HumanEval/33's check compares it with itself): here, the proxy.
-    proxy = ns[str(job["entry_point"])] = _proxy(link, str(job["entry_point"]))
+    proxy = ns[entry_point] = _proxy(link, entry_point)
     exec(check_code.code, ns)
     check = ns.get("check")
     if not callable(check):
@@ -181,18 +209,25 @@ def _check(job: dict[str, Any], link: Link, prompt_code: types.CodeType | None) 
     return {"kind": "checked"}
 
 
-def _read_check() -> CheckCode:
-    """The check, from CHECK_FD: the only copy in any process the program can reach
-    (the program's process closed its fd before any program code ran)."""
-    try:
-        data = os.pread(CHECK_FD, os.fstat(CHECK_FD).st_size, 0)
-    except OSError as exc:
-        raise RuntimeError(f"the check was not passed to the checker ({exc.strerror})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(CHECK_FD)
-    source, code = marshal.loads(data)
-    return CheckCode(source, code)
+def check_payload(source: str, code: types.CodeType | None, prompt_code: types.CodeType | None,
+                  prompt_error: str | None, entry_point: str) -> bytes:
+    """What the server puts in a test's check memfd (read back by ``_read_check``)."""
+    return marshal.dumps((source, code, prompt_code, prompt_error, entry_point))
+
+
+def _read_check(check_fd: int) -> tuple[str, types.CodeType | None, types.CodeType | None, str | None, str]:
+    """The check from its memfd, where only the judge reads it."""
+    data = os.pread(check_fd, os.fstat(check_fd).st_size, 0)
+    source, code, prompt_code, prompt_error, entry_point = marshal.loads(data)
+    return str(source), code, prompt_code, prompt_error, str(entry_point)
+
+
+def _reseed() -> None:
+    """Every check sees ``random`` as a fresh process would: seeded with RANDOM_SEED
+    (HumanEval/50's check draws its inputs unseeded)."""
+    module = sys.modules.get("random")
+    if module is not None:
+        module.seed(RANDOM_SEED)
 
 
 def _proxy(link: Link, name: str) -> Callable[..., Any]:
@@ -208,12 +243,15 @@ def _proxy(link: Link, name: str) -> Callable[..., Any]:
             try:
                 return V.decode(reply["ok"], opaque=False)
             except V.DecodeError as exc:
-                raise ProgramMisbehaved(f"a malformed value ({exc})") from None
+                raise link._failed(ProgramMisbehaved(f"a malformed value ({exc})")) from None
         if "unplain" in reply:
-            raise Unplain(_field(reply.get("unplain"), 200) or "?", _field(reply.get("reason"), 200) or "")
+            unplain = Unplain(_field(reply.get("unplain"), 200) or "?", _field(reply.get("reason"), 200) or "")
+            if link.unplain is None:  # a check that catches it still fails the test
+                link.unplain = unplain
+            raise unplain
         if "raised" in reply and type(reply["raised"]) is dict:
             raise _candidate_error(reply["raised"])
-        raise ProgramMisbehaved("an unexpected reply")
+        raise link._failed(ProgramMisbehaved("an unexpected reply"))
 
     candidate.__name__ = candidate.__qualname__ = name
     return candidate
@@ -229,6 +267,8 @@ def _candidate_error(info: dict[str, Any]) -> BaseException:
     type_name = _field(info.get("type"), 100) or "Exception"
     cls = _error_classes.get(type_name)
     if cls is None:
+        if len(_error_classes) >= MAX_ERROR_CLASSES:  # a long-lived judge; names are the programs'
+            _error_classes.clear()
         base = getattr(builtins, type_name, None)
         if not (isinstance(base, type) and issubclass(base, Exception)):
             base = Exception
@@ -282,7 +322,7 @@ def _relayed_failure(failure: Any) -> dict[str, Any]:
     return {"kind": "exception", "phase": "load", **out, "test_line": None}
 
 
-def _misbehaved(exc: Exception) -> dict[str, Any]:
+def _misbehaved(exc: BaseException) -> dict[str, Any]:
     return {"kind": "interfered", "message": f"its process sent {exc}"}
 
 

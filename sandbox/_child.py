@@ -7,9 +7,10 @@ exits. The frame carries a per-test token; the runner discards frames without it
 a program printing "passed" or writing junk to fd 3 gets nowhere, and a program that
 exits early sends no frame at all. Expected outputs are never in this process.
 
-Assert-style tests split first (``_checker``): the check runs in a child that runs no
-program code and alone holds fd 3 and the check (fd 5, which only it reads); this
-process closes both and serves the calls. So the check's answers are never here.
+Assert-style tests are judged elsewhere (``_checker``, ``_judge``): the check runs in
+the slot's judge, which alone holds it, the result pipe and the token; this process
+loads the program and answers the judge's calls (fds 3 and 5). So the check's answers
+are never here.
 
 Programs are run as the datasets' own harnesses run them: a stdio program with a
 top-level ``return`` runs inside a function, as APPS wraps it (``_stdio_code``); an
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import contextlib
 import gc
 import io
 import json
@@ -33,10 +33,9 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import repair_tui.sandbox._checker as _checker
-import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._values as _values
 from repair_tui.sandbox import pyast
-from repair_tui.sandbox._asserts import TEST_FILENAME, prompt_definitions, safe_repr
+from repair_tui.sandbox._asserts import TEST_FILENAME, safe_repr
 
 RESULT_FD = 3
 PROGRAM_FILENAME = "program.py"
@@ -52,7 +51,7 @@ _type = type
 def run(job: dict[str, Any], index: int, token: str) -> NoReturn:
     """Run test ``index`` of ``job`` in this (confined) process, report on fd 3, exit."""
     if job["style"] == "assert":
-        _run_assert(job, token)
+        _run_assert(job)
     streams = _install_streams()
     try:
         report = _run_style(job, index, streams)
@@ -367,65 +366,42 @@ def _run_call(program: Program, fn_name: str, args: list[Any], preamble: str = "
     return {"kind": "returned", "value": _values.encode(value)}
 
 
-def _run_assert(job: dict[str, Any], token: str) -> NoReturn:
-    """Split into the checker (the child) and the program's process (this one), before
-    any program code runs; this process then loads the program and serves calls."""
+def _run_assert(job: dict[str, Any]) -> NoReturn:
+    """The program's process of an assert test: load the program, then answer the
+    judge's calls until it closes its end. The judge holds the check and the result
+    pipe; this process has neither (fds 3 and 5 are the call pipes, moved first out of
+    the way of a program that closes or reuses low fds)."""
+    try:
+        reply_w, call_r = os.dup(_checker.REPLY_FD), os.dup(_checker.CALL_FD)
+        os.close(_checker.REPLY_FD)
+        os.close(_checker.CALL_FD)
+    except OSError:
+        _exit(122)
     prompt = str(job.get("prompt") or "")
     prompt_code: types.CodeType | None = job.get("_prompt_code")
-    call_r, call_w = os.pipe()
-    reply_r, reply_w = os.pipe()
-    try:
-        if prompt and prompt_code is None:
-            prompt_code = prompt_definitions(prompt, str(job["entry_point"]))
-        dumpable = L.dumpable()
-        # The checker is born unreadable: no moment when the program could open its
-        # /proc/<pid>/mem or its fd of the check before it reads the check.
-        L.prctl(L.PR_SET_DUMPABLE, 0)
-        pid = os.fork()
-    except BaseException as exc:  # no program code has run: this report is ours
-        _report({"kind": "harness_error", "message": f"{_type(exc).__name__}: {exc}"}, token)
-    if pid == 0:
-        os.close(call_r)
-        os.close(reply_w)
-        _seed_random()
-        _checker.check_main(job, token, _checker.Link(call_w, reply_r), prompt_code)
-    os.close(call_w)
-    os.close(reply_r)
-    os.close(RESULT_FD)
-    with contextlib.suppress(OSError):
-        os.close(_checker.CHECK_FD)  # the check is the checker's alone
-    if dumpable == 1:
-        L.prctl(L.PR_SET_DUMPABLE, 1)
-    token = ""
     streams = _install_streams()
     link = _checker.Link(reply_w, call_r)
     program = _compile(str(job["program"]), prompt)
-    if isinstance(program, dict):
-        link.send({"failed": program})
-        link.wait_closed()  # exiting now would end the checker (our child) before it reports
-        _exit(0)
-    # A bare body completing the prompt already has the prompt's code in it.
-    ns, failure = _load(program, None if program.offset else prompt_code)
-    entry_point = str(job["entry_point"])
-    func = ns.get(entry_point)
-    if failure is None and not callable(func):
-        failure = {"kind": "missing_function", "name": entry_point}
-    if failure is not None:
-        link.send({"failed": failure})
-        link.wait_closed()
-    else:
-        link.send({"ready": 1})
-        _checker.serve(func, link, lambda exc: exception_report(exc, "call", program))
+    try:
+        if isinstance(program, dict):
+            link.send({"failed": program})
+            link.wait_closed()  # the judge reports before the test ends
+            _exit(0)
+        # A bare body completing the prompt already has the prompt's code in it.
+        ns, failure = _load(program, None if program.offset else prompt_code)
+        entry_point = str(job["entry_point"])
+        func = ns.get(entry_point)
+        if failure is None and not callable(func):
+            failure = {"kind": "missing_function", "name": entry_point}
+        if failure is not None:
+            link.send({"failed": failure})
+            link.wait_closed()
+        else:
+            link.send({"ready": 1})
+            _checker.serve(func, link, lambda exc: exception_report(exc, "call", program))
+    except _checker.ProgramGone:  # the judge let go of this test
+        pass
     _flush(streams)
-    _exit(0)
-
-
-def _report(report: dict[str, Any], token: str) -> NoReturn:
-    report["token"] = token
-    body = _encoder.encode(report).encode()
-    frame = _len(body).to_bytes(4, "big") + body
-    while frame:
-        frame = frame[_write(RESULT_FD, frame) :]
     _exit(0)
 
 

@@ -30,9 +30,11 @@ import types
 from typing import Any
 
 import repair_tui.sandbox._cgroup as _cgroup
+import repair_tui.sandbox._checker as _checker
 import repair_tui.sandbox._child as _child
 import repair_tui.sandbox._filter as _filter
 import repair_tui.sandbox._jail as _jail
+import repair_tui.sandbox._judge as _judge
 import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
 import repair_tui.sandbox._zygote as _zygote
@@ -220,6 +222,7 @@ class Server:
         self.poller = select.poll()
         self.reader = P.FrameReader()
         self.closing = False
+        self.judges = _judge.Judges(workers, os.getpid(), self.poller)
 
     def serve(self) -> None:
         """Run until the caller closes stdin (or asks to shut down) and all tests ended."""
@@ -232,6 +235,8 @@ class Server:
                     self._read_requests()
                 elif fd == self.link.sock.fileno():
                     self._from_zygote()
+                elif fd in self.judges.slot_of:
+                    self.judges.on_readable(fd)
                 elif fd in self.by_fd:
                     program = self.by_fd[fd]
                     self._guard(program, self._on_test_event, fd)
@@ -342,12 +347,17 @@ class Server:
         limits = _jail.RunLimits(job["limits"])
         check_fd = -1
         if job["style"] == "assert":
-            check_fd = check_memfd(str(job["test"]))
-            job = {k: v for k, v in job.items() if k != "test"}  # the zygote never sees it
-            if job.get("prompt"):  # the prompt's helpers, for the checker and the program
-                with contextlib.suppress(SyntaxError, ValueError, MemoryError, RecursionError):
-                    code = marshal.dumps(prompt_definitions(str(job["prompt"]), str(job["entry_point"])))
+            prompt_code, prompt_error = None, None
+            if job.get("prompt"):  # the prompt's helpers, for the judge and the program
+                try:
+                    prompt_code = prompt_definitions(str(job["prompt"]), str(job["entry_point"]))
+                except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+                    prompt_error = f"the task's prompt does not compile: {type(exc).__name__}: {exc}"
+                else:
+                    code = marshal.dumps(prompt_code)
                     job["prompt_code"] = binascii.b2a_base64(code, newline=False).decode()
+            check_fd = check_memfd(str(job["test"]), prompt_code, prompt_error, str(job["entry_point"]))
+            job = {k: v for k, v in job.items() if k != "test"}  # the zygote never sees it
         program = _Program(job, self.free.pop(), limits)
         program.check_fd = check_fd
         self.programs[job["id"]] = program
@@ -367,7 +377,11 @@ class Server:
         program.current = test
         if self.conf.cgroups is not None and self.conf.cgroups.weight is not None:
             self.conf.cgroups.set_weight(program.slot, low=False)
-        test.spawn(self.link, program.check_fd)
+        if program.check_fd >= 0:  # assert style: the slot's judge runs the check
+            slot = program.slot
+            test.spawn(self.link, lambda token, fds: self.judges.assign(slot, token, fds), program.check_fd)
+        else:
+            test.spawn(self.link)
         for fd in test.fds:
             self.by_fd[fd] = program
             self.poller.register(fd, select.POLLIN)
@@ -407,6 +421,8 @@ class Server:
             self._forget(other)
         raw = test.finish(status, cpu_seconds)
         program.current = None
+        if program.check_fd >= 0:
+            self.judges.settle(program.slot)
         if program.cancelled:
             self._end_program(program)
             return
@@ -467,18 +483,19 @@ class Server:
                 test.next_cpu_check = now + max(CPU_CHECK_MIN, (test.limits.per_test - used) / CPUS)
 
 
-def check_memfd(source: str) -> int:
-    """The check, compiled here once (it is the dataset's code), in a sealed memfd: only
-    its fd travels, through the zygote and the test process to the checker, which alone
-    reads it. So no byte of it is ever in the memory of the program's process (nor of
-    the zygote it is forked from): a program cannot look up the expected answers."""
+def check_memfd(source: str, prompt_code: types.CodeType | None, prompt_error: str | None,
+                entry_point: str) -> int:
+    """The check, compiled here once (it is the dataset's code), in a sealed memfd whose
+    fd goes to the slot's judge alone. So no byte of it is ever in the memory of the
+    program's process (nor of the zygote it is forked from): a program cannot look up
+    the expected answers."""
     try:
         code: types.CodeType | None = CheckCode(source).code
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        code = None  # the checker compiles it again and reports why it does not compile
+        code = None  # the judge compiles it again and reports why it does not compile
     fd = os.memfd_create("check", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        P.write_all(fd, marshal.dumps((source, code)))
+        P.write_all(fd, _checker.check_payload(source, code, prompt_code, prompt_error, entry_point))
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
                     fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
     except BaseException:
@@ -596,9 +613,10 @@ def main(argv: list[str] | None = None) -> int:
     _jail.prepare_server_process()
     _child.prepare_streams()
     gc.collect()
-    gc.freeze()  # the zygote and its forks then touch fewer pages
+    gc.freeze()  # the zygote, the judges and their forks then touch fewer pages
     _zygote_pid, link = _zygote.start(conf, pidns_fd)
     server = Server(conf, link, workers, req_fd, resp_fd)
+    server.judges.start_all()
     server._send({"ev": "hello", "isolation": conf.description, "namespaces": conf.namespaces,
                   "pid": os.getpid(), "base": conf.base, "workers": workers,
                   "cgroups": conf.cgroups.tops if conf.cgroups is not None else [],
@@ -606,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve()
     finally:
+        server.judges.close()
         if conf.cgroups is not None:  # every test has ended: the groups are empty
             conf.cgroups.remove()
     return 0

@@ -49,7 +49,7 @@ class TestSpec:
 
 
 PARENT_FD = 4  # the zygote's pidfd in a test process, until the parent check
-CHECK_FD = 5  # an assert test's check (a memfd), read by its checker alone (``_checker``)
+CALLS_FD = 5  # an assert test's pipe of calls from its judge (``_checker``)
 
 
 def _pidfd_alive(fd: int) -> bool:
@@ -62,8 +62,8 @@ def _pidfd_alive(fd: int) -> bool:
 
 
 def fork_test(spec: TestSpec, fds: list[int], pidns_fd: int | None, parent_pidfd: int) -> int:
-    """Fork the test process with ``fds`` (stdin, stdout, stderr, result[, check]) as
-    its 0-3 (and CHECK_FD).
+    """Fork the test process with ``fds`` (stdin, stdout, stderr, result or replies
+    [, calls]) as its 0-3 (and CALLS_FD).
 
     ``parent_pidfd`` refers to the forking process (the zygote): the test checks through
     it that its parent is still alive once its parent-death signal is in place.
@@ -142,7 +142,7 @@ def _shim(spec: TestSpec) -> NoReturn:
         except BaseException as exc:
             os.write(2, f"sandbox: could not start the test: {exc}\n".encode())
         os._exit(122)
-    os.closerange(0, CHECK_FD + 1)  # only the test holds the pipes (EOF: it is gone) and the check
+    os.closerange(0, CALLS_FD + 1)  # only the test holds the pipes: EOF means it is gone
     try:
         _, status = os.waitpid(pid, 0)
     except _Stop:

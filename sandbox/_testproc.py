@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import repair_tui.sandbox._jail as _jail
@@ -68,20 +69,40 @@ class TestProcess:
         self.demoted = False  # moved to the lowest CPU priority (see _server._demote)
         self.spawn_error: str | None = None
 
-    def spawn(self, link: Link, check_fd: int = -1) -> None:
-        """Ask the zygote to fork the test process, handing it the pipes' other ends
-        (and, for an assert test, the check's memfd: its fd 5, for the checker)."""
+    def spawn(self, link: Link, judge: Callable[[str, list[int]], None] | None = None,
+              check_fd: int = -1) -> None:
+        """Ask the zygote to fork the test process, handing it the pipes' other ends.
+
+        Assert style (``judge``): the judge gets the check's memfd, its ends of two call
+        pipes and the result pipe's write end, with the token; the test process gets
+        the other call ends as its fds 3 (replies) and 5 (calls), and no token.
+        """
         stdin_fd = os.memfd_create("input", 0)
         if self.job["style"] == "stdio":
             P.write_all(stdin_fd, str(self.job["inputs"][self.index]).encode())
             os.lseek(stdin_fd, 0, os.SEEK_SET)
         pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
-        child_fds = [stdin_fd] + [w for _, w in pipes.values()]
-        if check_fd >= 0:
-            child_fds.append(os.dup(check_fd))
+        token = self.token
+        if judge is not None:
+            call_r, call_w = os.pipe()
+            reply_r, reply_w = os.pipe()
+            judge_fds = [os.dup(check_fd), call_w, reply_r, pipes["result"][1]]
+            child_fds = [stdin_fd, pipes["stdout"][1], pipes["stderr"][1], reply_w, call_r]
+            token = ""
+            try:
+                judge(self.token, judge_fds)
+            except BaseException:
+                for fd in child_fds:
+                    os.close(fd)
+                raise
+            finally:
+                for fd in judge_fds:  # in flight now: the judge holds its own copies
+                    os.close(fd)
+        else:
+            child_fds = [stdin_fd] + [w for _, w in pipes.values()]
         try:
             link.send({"op": "spawn", "id": self.job["id"], "index": self.index, "slot": self.slot,
-                       "token": self.token, "fds": 1}, child_fds)
+                       "token": token, "fds": 1}, child_fds)
         finally:
             for fd in child_fds:  # in flight now: the zygote holds its own copies
                 os.close(fd)

@@ -87,7 +87,7 @@ def assert_host_unharmed(box: Sandbox) -> None:
     """The server is alive, idle (no process left under it) and still runs programs."""
     pid = server_pid(box)
     assert os.path.exists(f"/proc/{pid}"), "the sandbox server died"
-    left = [p for p in descendants(pid) if _comm(p) != "sbx-zygote"]  # the zygote stays
+    left = [p for p in descendants(pid) if _comm(p) not in ("sbx-zygote", "sbx-judge")]  # they stay
     assert left == [], "processes were left behind under the server"
     verdict = box.run("print(int(input()) * 2)", {"style": "stdio", "cases": [{"input": "21", "output": "42"}]})
     assert verdict.passed, verdict.error_message

@@ -415,19 +415,24 @@ def test_malformed_replies_fail_that_program_alone(any_sandbox: Sandbox, reply: 
     assert "interfered with the sandbox" in (verdict.error_message or "")
 
 
-def test_killing_the_checker(any_sandbox: Sandbox) -> None:
+def test_killing_every_process_it_can_reach_leaves_the_judge(any_sandbox: Sandbox) -> None:
+    """The judge that runs the check is out of the program's reach (outside its PID
+    namespace, or root while the program is not): killing everything else it can
+    changes nothing. A right answer still passes, a wrong one still fails."""
     program = (
         "import os, signal\n"
         "def f(x):\n"
         "    for pid in range(2, 40000):\n"
-        "        try:\n"
-        "            os.kill(pid, signal.SIGKILL)\n"
-        "        except OSError:\n"
-        "            pass\n"
+        "        if pid != os.getpid():\n"
+        "            try:\n"
+        "                os.kill(pid, signal.SIGKILL)\n"
+        "            except OSError:\n"
+        "                pass\n"
         "    return x * x\n"
     )
-    verdict = run_hostile(any_sandbox, program, SQUARE)
-    assert not verdict.passed
+    assert any_sandbox.run(program, SQUARE).passed
+    verdict = run_hostile(any_sandbox, program.replace("x * x", "x + x"), SQUARE)
+    assert status(verdict) is Status.WRONG_ANSWER
 
 
 def test_prompt_names_come_from_the_prompt_not_the_program(any_sandbox: Sandbox) -> None:
@@ -845,3 +850,42 @@ def test_the_program_cannot_find_the_checks_answers(any_sandbox: Sandbox, hunt: 
     assert status(verdict) is Status.WRONG_ANSWER, verdict
     assert verdict.results[0].got == repr("no answer; prompt seen: True")  # the hunt did work
     assert_host_unharmed(any_sandbox)
+
+
+@pytest.mark.parametrize("ending", ["os._exit(0)", "os.close(4); os.close(6); return 9",
+                                    "os.write(4, b'\\x00\\x00\\x00\\x02{}'); return 9"])
+def test_a_check_that_catches_everything_still_fails_a_program_that_left(any_sandbox: Sandbox,
+                                                                       ending: str) -> None:
+    """A check may catch exceptions; once the program's side is gone or has sent
+    something malformed, nothing the check does next makes the test pass."""
+    tests = {"style": "assert", "entry_point": "f", "test": (
+        "def check(candidate):\n"
+        "    for x in range(3):\n"
+        "        try:\n"
+        "            candidate(x)\n"
+        "        except BaseException:\n"
+        "            pass\n")}
+    program = f"import os\ndef f(x):\n    {ending}\n"
+    verdict = run_hostile(any_sandbox, program, tests)
+    assert status(verdict) is Status.RUNTIME_ERROR, verdict.error_message
+
+
+def test_a_check_that_catches_an_unplain_value_still_fails(any_sandbox: Sandbox) -> None:
+    tests = {"style": "assert", "entry_point": "f", "test": (
+        "def check(candidate):\n    try:\n        candidate(1)\n    except Exception:\n        pass\n")}
+    program = "class Yes:\n    def __eq__(self, other):\n        return True\ndef f(x):\n    return Yes()\n"
+    verdict = run_hostile(any_sandbox, program, tests)
+    assert status(verdict) is Status.RUNTIME_ERROR
+    assert "a value of type `solution.Yes`" in (verdict.error_message or "")
+
+
+def test_a_check_stuck_in_its_own_loop_times_out_and_the_next_program_is_judged(
+    any_sandbox: Sandbox,
+) -> None:
+    """The check runs in the slot's judge; one that never returns is ended by the test's
+    wall-clock backstop, and the judge is replaced for the programs that follow."""
+    stuck = {"style": "assert", "entry_point": "f", "test": "def check(c):\n    c(1)\n    while True:\n        pass\n"}
+    verdict = run_hostile(any_sandbox, "def f(x):\n    return x\n", stuck)
+    assert status(verdict) is Status.TIMEOUT
+    for _ in range(3):  # both slots
+        assert any_sandbox.run("def f(x):\n    return x * x\n", SQUARE).passed
