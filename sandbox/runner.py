@@ -15,7 +15,6 @@ import itertools
 import logging
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -153,7 +152,7 @@ class Sandbox:
             proc.wait()
         self._sweep()
         if self._base and os.path.isdir(self._base):
-            shutil.rmtree(self._base, ignore_errors=True)  # the server died before cleaning up
+            _clear_dir(self._base, remove=True)  # the server died before cleaning up
         if self._base_fd is not None:
             os.close(self._base_fd)
             self._base_fd = None
@@ -364,9 +363,17 @@ def _remove_if_stale(path: str, now: float) -> None:
         os.close(fd)
         return
     try:
-        shutil.rmtree(path, ignore_errors=True)
+        _clear_dir(path, remove=True)
     finally:
         os.close(fd)
+
+
+def _clear_dir(path: str, remove: bool) -> None:
+    """Remove a server's dir without recursion, whatever a program left in it (a
+    1,200-level tree would exceed shutil.rmtree's recursion)."""
+    from repair_tui.sandbox._jail import clear_dir
+
+    clear_dir(path, remove=remove)
 
 
 def _kill_uids(first: int, last: int) -> None:

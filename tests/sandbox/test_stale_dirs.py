@@ -77,3 +77,23 @@ def test_a_sandbox_in_another_pid_namespace_leaves_a_live_dir_alone() -> None:
         assert other.returncode == 0, other.stderr
         assert os.path.isdir(base)
         assert box.run("print(input())", ECHO).passed
+
+
+def test_a_stale_dir_holding_a_deep_locked_tree_is_removed_without_recursion() -> None:
+    # What a program may leave when its server is killed mid-test: deeper than
+    # shutil.rmtree's recursion can go, with modes taken away on the way.
+    path = _fake_dir(age=3600)
+    fd = os.open(path / "job1-test0", os.O_RDONLY)
+    try:
+        for _ in range(1500):
+            os.mkdir("d", dir_fd=fd)
+            sub = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        os.fchmod(fd, 0)
+    finally:
+        os.close(fd)
+    then = time.time() - 3600
+    os.utime(path, (then, then))
+    runner._remove_stale_dirs()
+    assert not path.exists()
