@@ -115,11 +115,13 @@ class StoreBase:
         """A database that refuses a write, as one line for a person (nothing was stored)."""
         text = str(exc)
         if "readonly" in text or "read-only" in text:
-            return UserError(f"database {self.label} is read-only: nothing was stored")
-        if "locked" in text or "busy" in text:
-            return UserError(f"database {self.label} is locked by another process: "
-                             "nothing was stored; try again when it is done")
-        return UserError(f"database {self.label} refused the write ({text}): nothing was stored")
+            why = "is read-only: nothing was stored"
+        elif "locked" in text or "busy" in text:
+            why = "is locked by another process: nothing was stored; try again when it is done"
+        else:
+            why = f"refused the write ({text}): nothing was stored"
+        error: Exception = UserError(f"database {self.label} {why}")
+        return error
 
     def _nodes_where(self, where: str, params: Sequence[Any]) -> list[Node]:
         rows = self._rows(f"SELECT {NODE_COLUMNS} FROM nodes WHERE {where} ORDER BY id", params)

@@ -190,10 +190,16 @@ def test_a_read_only_database_gives_one_line_and_exit_2(
 ) -> None:
     program = failing(read_only)[0]
     d = str(read_only)
+    export = read_only.parent / "he.jsonl"
+    assert main(["export", "he", "--format", "jsonl", "-o", str(export), "--db", d]) == 0
+    capsys.readouterr()
     for argv in (["explore", "feedback", "he", program, "--text", "x"],
                  ["explore", "reexec", "he", program],
                  ["run", "--resume", "he"],
-                 ["runs", "rm", "he"]):
+                 ["run", "--dataset", "humaneval", "--model", "sim", "--limit", "1"],
+                 ["import", str(export), "--name", "copy"],
+                 ["runs", "rm", "he"],
+                 ["runs", "mv", "he", "other"]):
         assert main([*argv, "--db", d]) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -239,3 +245,56 @@ def test_runs_rm_and_mv(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Store.open(db) as store:
         for table in ("nodes", "calls", "explorations", "executions", "tasks"):
             assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+def _sample(db: Path, name: str) -> dict[str, tuple[Any, ...]]:
+    with Store.open(db) as store:
+        run = store.get_run(name)
+        return {n.key: (n.text, n.passed, n.tokens) for n in store.iter_nodes(run.id, scope="sample")}
+
+
+async def test_the_app_acting_beside_a_running_run_changes_nothing_of_its_sample(
+    tmp_path: Path,
+) -> None:
+    """A `repair-tui run` process writes while the app's engine repairs from the run's
+    first feedback and reruns a branch: both land, and the run's sample is exactly
+    what the same run makes alone."""
+    from repair_tui.core.engine.steps import open_engine
+
+    db, alone = tmp_path / "busy.db", tmp_path / "alone.db"
+    argv = ["run", "--dataset", "humaneval", "--model", "sim", "--np", "3", "--nfr", "2",
+            "--ids", "HumanEval/2", "HumanEval/6", "HumanEval/10", "HumanEval/12",
+            "--seed", "4", "--name", "r", "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "REPAIR_TUI_DB"}
+    proc = subprocess.Popen([sys.executable, "-m", "repair_tui.tui", *argv, "--sim-latency",
+                             "0.3", "--concurrency", "2", "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    feedback = None
+    for _ in range(600):  # until the run has stored a feedback (or ended)
+        if db.exists():
+            with Store.open(db) as store:
+                run = store.find_run("r")
+                found = [] if run is None else [
+                    n for n in store.iter_nodes(run.id) if n.kind == "feedback"]
+            if found:
+                feedback = found[0]
+                break
+        if proc.poll() is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert feedback is not None, proc.communicate()[1]
+    with Store.open(db) as store:
+        engine = open_engine(store, "r")
+        mine = await engine.repair_from_feedback(feedback.id, n=2)
+        program = store.get_node(feedback.parent_id)
+        rerun = await engine.rerun_branch(program.id)
+        await engine.aclose()
+    _, err = await asyncio.to_thread(proc.communicate, timeout=300)
+    assert proc.returncode == 0, err
+    assert await asyncio.to_thread(main, [*argv, "--db", str(alone)]) == 0
+    assert _sample(db, "r") == _sample(alone, "r")
+    with Store.open(db) as store:
+        run = store.get_run("r")
+        assert run.status == "finished"
+        explored = {n.key for n in store.iter_nodes(run.id, scope="explorations")}
+        assert {n.key for n in mine + rerun} <= explored and len(mine) == 2

@@ -104,3 +104,48 @@ def test_origin_table_puts_origins_side_by_side() -> None:
     assert head.split() == ["origin", "model", "model", "human"]
     assert lines[-1].split() == ["pass", "rate", "25.0%", "50.0%", "75.0%"]
     assert origin_table({}).plain == "No feedback yet."
+
+
+def test_tallies_show_explorations_and_flaky_apart() -> None:
+    from repair_tui.core.store.records import Run
+    from repair_tui.core.store.views import RunTotals
+    from repair_tui.tui.widgets.tallies import tallies_text
+
+    run = Run(1, "demo", "", "humaneval", RunConfig(dataset="humaneval", model="sim"),
+              "running", "rlimits", True)
+    sample = RunTotals(tasks=5, attempted=3, solved=2, solved_by_repair=1, programs=15,
+                       programs_passed=4, repairs=6, repairs_passed=2, pending=0,
+                       in_progress=2, flaky=1)
+    explored = RunTotals(tasks=5, attempted=0, solved=0, solved_by_repair=0, programs=0,
+                         programs_passed=0, repairs=4, repairs_passed=3, pending=0,
+                         feedback_by_origin={"human": 2}, tokens=300)
+    head, body, more = tallies_text(run, sample, explored).plain.splitlines()
+    assert "solved 2/3 of 5 tasks" in body and "in progress 2" in body
+    assert "repairs 2/6 pass" in body  # the sample only
+    assert more.startswith("explorations feedback 2  repairs 3/4 pass  tokens 300")
+    assert "flaky: 1 program" in more
+    quiet = RunTotals(tasks=5, attempted=3, solved=2, solved_by_repair=1, programs=15,
+                      programs_passed=4, repairs=6, repairs_passed=2, pending=0)
+    assert len(tallies_text(run, quiet, RunTotals(5, 0, 0, 0, 0, 0, 0, 0, 0)).plain.splitlines()) == 2
+
+
+def test_tree_labels_mark_explorations_and_flaky_programs() -> None:
+    from repair_tui.core.store.records import Node
+    from repair_tui.tui.widgets.tree import node_label, tree_tallies
+
+    def node(key: str, kind: str, parent: int | None, passed: bool | None, x: int | None) -> Node:
+        return Node(id=len(key), run_id=1, task_id="T", parent_id=parent, key=key, kind=kind,
+                    origin="human" if kind == "feedback" and x else "model", model="sim",
+                    text="t", code="x", tokens=3, passed=passed, fault=None, error_message=None,
+                    isolation=None, depth=0 if parent is None else 1, sample_index=0,
+                    call_id=None, created_utc="", exploration_id=x)
+
+    p0 = node("T|p0", "program", None, False, None)
+    h = node("T|p0|x1h0", "feedback", 1, None, 1)
+    r = node("T|p0|x1h0|x2r0", "program", 2, True, 2)
+    assert "explored" not in node_label(p0).plain
+    assert node_label(p0, flaky=True).plain.endswith("· flaky")
+    assert "3 tok ◇ explored" in node_label(h).plain  # (the app adds a preview after)
+    assert node_label(r).plain.endswith("◇ explored")
+    assert tree_tallies([p0, h, r]) == ("sample 0/1 programs, 0/0 repairs pass · "
+                                        "explored 1/1 repairs pass")
