@@ -129,7 +129,7 @@ def prompt_definitions(prompt: str, entry_point: str) -> CodeType:
     functions and constants (HumanEval/32's ``poly``, /38's ``encode_cyclic``).
 
     Run first in the program's namespace (the program's own definitions, run after,
-    win) and in the checker's (where the check finds the trusted helpers it uses).
+    win) and in the judge's (where the check finds the trusted helpers it uses).
     Compiled apart, so the program's line numbers stay its own. SyntaxError if the
     prompt does not parse.
     """

@@ -346,7 +346,7 @@ def _text(exc: BaseException) -> str:
 
 def serve(func: Callable[..., Any], link: Link,
           report: Callable[[BaseException], dict[str, Any]]) -> None:
-    """In the program's process: answer the checker's calls until it closes its end."""
+    """In the program's process: answer the judge's calls until it closes its end."""
     while True:
         try:
             msg = link.receive()

@@ -98,10 +98,7 @@ class Judges:
         message is here by now."""
         judge = self.by_slot[slot]
         if judge is not None and judge.busy:
-            waiting = select.poll()
-            waiting.register(judge.fileno(), select.POLLIN)
-            if waiting.poll(0):
-                self.on_readable(judge.fileno())
+            self.on_readable(judge.fileno())
             if self.by_slot[slot] is judge and judge.busy:
                 self._drop(slot)
 
@@ -117,6 +114,10 @@ class Judges:
         slot = self.slot_of[fd]
         judge = self.by_slot[slot]
         assert judge is not None
+        ready = select.poll()  # the event may be stale: its fd may be a new judge's by now
+        ready.register(fd, select.POLLIN)
+        if not ready.poll(0):
+            return
         messages = None
         with contextlib.suppress(OSError, ValueError):
             messages = judge.link.receive()

@@ -91,7 +91,7 @@ class _Program:
         self.waiting = False  # for the caller's continue/cancel
         self.stop = False
         self.cancelled = False
-        self.check_fd = -1  # assert style: the check, for the checker alone (see check_memfd)
+        self.check_fd = -1  # assert style: the check, for the judge alone (see check_memfd)
 
 
 def _new_base() -> str:

@@ -6,7 +6,7 @@ Two encoders run in the program's process, one decoder outside it:
   subclass is sent as its int value), so an object with a rigged ``__eq__`` or
   ``__repr__`` gains nothing: it becomes its plain value or an opaque token that
   equals nothing;
-* ``encode_exact`` (assert-style tests, answering the checker's proxy) accepts only
+* ``encode_exact`` (assert-style tests, answering the judge's proxy) accepts only
   values whose type *is* one of ``PLAIN`` (checked with ``type(x) is``, recursively) and
   raises ``Unplain`` for anything else;
 * ``decode`` rebuilds the value from what arrived. The program's process may have been
