@@ -1,4 +1,5 @@
-"""Modal dialogs of the app: edit a feedback, choose how to repair, confirm an action.
+"""Modal dialogs of the app: edit a feedback, choose how to repair, confirm an action,
+pick a search hit.
 
 Each modal returns its result with ``dismiss`` (None when cancelled), received by a
 ``push_screen`` callback. They read nothing from the store: the caller hands them
@@ -19,9 +20,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 
 if TYPE_CHECKING:
+    from repair_tui.core.store.search import SearchHit
     from repair_tui.sandbox.result import TestResult
 
 MAX_REPAIRS = 50  # per dialog: more is almost surely a typo, and costs real tokens
@@ -285,5 +287,49 @@ class RenameModal(ModalScreen[str | None]):
         self.dismiss(self.query_one(Input).value)
 
     @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SearchHitsModal(ModalScreen["SearchHit | None"]):
+    """A run's search hits (specs, feedback, code), one a line; returns the chosen hit
+    (None: closed). The caller opens its task with the node selected."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="SearchHitsModal") + """
+    SearchHitsModal > Vertical { width: 96%; max-width: 160; }
+    SearchHitsModal OptionList { height: auto; max-height: 30; }
+    SearchHitsModal .modal-help { color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Close", id="modal.cancel"),
+    ]
+
+    def __init__(self, query: str, hits: Sequence[SearchHit], *, limit: int) -> None:
+        super().__init__()
+        self._query = query
+        self._hits = list(hits)
+        self._limit = limit
+
+    def compose(self) -> ComposeResult:
+        from repair_tui.tui.search_text import hit_text
+        from repair_tui.tui.untrusted import visible
+
+        n = len(self._hits)
+        more = " (the first ones)" if n >= self._limit else ""
+        with Vertical():
+            yield Label(f"{n} match{'es' if n != 1 else ''}{more} for "
+                        f"{visible(self._query, keep_newlines=False)!r} in specs, feedback and code",
+                        classes="modal-title", markup=False)
+            yield Static("enter opens the task with the node selected · escape closes",
+                         classes="modal-help")
+            yield OptionList(*(hit_text(h) for h in self._hits), id="search-hits")
+
+    def on_mount(self) -> None:
+        self.query_one("#search-hits").focus()
+
+    @on(OptionList.OptionSelected, "#search-hits")
+    def open_hit(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self._hits[event.option_index])
+
     def action_cancel(self) -> None:
         self.dismiss(None)

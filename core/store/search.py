@@ -3,12 +3,14 @@
 The indexes ``tasks_fts`` and ``nodes_fts`` are kept up to date by triggers
 (migration ``m002_search_text``), so a search sees what a running run wrote a moment
 ago. Queries use FTS5's syntax: words (all must appear), ``"a phrase"``, ``OR``,
-``NOT``, ``prefix*``. Explorations are searched too (a person's feedback is text worth
-finding); each hit says its origin. ``Store`` inherits this class.
+``NOT``, ``prefix*`` (``literal_query`` turns typed text into a query that never reads
+as syntax). Explorations are searched too (a person's feedback is text worth finding);
+each hit says its origin and whether it is an exploration. ``Store`` inherits this class.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -33,11 +35,19 @@ class SearchHit:
     key: str | None
     origin: str | None
     snippet: str  # matched words between MARK_START and MARK_END
+    exploration: bool = False  # made after the run (a person's feedback, a rerun...)
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         body["snippet"] = self.snippet.replace(MARK_START, "").replace(MARK_END, "")
         return body
+
+
+def literal_query(text: str) -> str:
+    """An FTS5 query finding ``text`` as typed: its words in a row, the last one as a
+    prefix (``off by o`` finds "Off by one:"), none read as FTS5 syntax. '' for no word."""
+    words = re.findall(r"\w+", text)
+    return '"' + " ".join(words) + '"*' if words else ""
 
 
 # mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
@@ -65,6 +75,17 @@ class StoreSearch(StoreBase):  # type: ignore[misc]
             raise
         return hits[:limit]
 
+    def matching_tasks(self, run_id: int, query: str) -> set[str]:
+        """The ids of a run's tasks with a program or feedback matching ``query``
+        (explorations included). UserError for a malformed query."""
+        try:
+            rows = self._conn.execute(
+                "SELECT DISTINCT n.task_id FROM nodes_fts JOIN nodes n ON n.id = nodes_fts.rowid "
+                "WHERE nodes_fts MATCH ? AND n.run_id = ?", (query, run_id)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise UserError(f"search query {query!r}: {exc}") from None
+        return {r[0] for r in rows}
+
     def _spec_hits(self, run_id: int, query: str, limit: int) -> list[SearchHit]:
         rows = self._conn.execute(
             f"SELECT t.task_id, snippet(tasks_fts, 0, {_SNIPPET}) FROM tasks_fts "
@@ -76,11 +97,12 @@ class StoreSearch(StoreBase):  # type: ignore[misc]
 
     def _node_hits(self, run_id: int, query: str, kind: str, limit: int) -> list[SearchHit]:
         rows = self._conn.execute(
-            f"SELECT n.task_id, n.id, n.key, n.origin, snippet(nodes_fts, -1, {_SNIPPET}) "
+            f"SELECT n.task_id, n.id, n.key, n.origin, snippet(nodes_fts, -1, {_SNIPPET}), "
+            "n.exploration_id IS NOT NULL "
             "FROM nodes_fts JOIN nodes n ON n.id = nodes_fts.rowid "
             "JOIN tasks t ON t.run_id = n.run_id AND t.task_id = n.task_id "
             "WHERE nodes_fts MATCH ? AND n.run_id = ? AND n.kind = ? "
             "ORDER BY nodes_fts.rank, t.position, n.id LIMIT ?",
             (query, run_id, kind, limit),
         ).fetchall()
-        return [SearchHit(kind, r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [SearchHit(kind, r[0], int(r[1]), r[2], r[3], r[4], bool(r[5])) for r in rows]

@@ -106,6 +106,53 @@ async def test_search_by_id_title_and_spec_text(tmp_path: Path) -> None:
         assert isinstance(app.screen, RunsScreen)
 
 
+async def test_search_finds_feedback_and_code_and_opens_the_node(tmp_path: Path) -> None:
+    from repair_tui.tui.modals import SearchHitsModal
+    from repair_tui.tui.screens.task import TaskScreen
+    from textual.widgets import OptionList
+
+    app = RepairApp(make_db(tmp_path / "demo.db"), load_samples=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        await pilot.press("slash", *"bfs from")  # a person's feedback (an exploration)
+        assert shown(screen) == ["apps/test/0004"]
+        screen.query_one(Input).value = "print 2"  # code: the repairs' print(2)
+        await pilot.pause()
+        assert shown(screen) == ALL[:4]
+        screen.query_one(Input).value = "prints a const"  # model feedback; a prefix at the end
+        await pilot.pause()
+        assert shown(screen) == ALL[:4]
+        screen.query_one(Input).value = "prints a pelican"
+        await pilot.pause()
+        assert shown(screen) == []
+        screen.query_one(Input).value = "BFS from the"
+        await pilot.press("enter")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, SearchHitsModal) and modal.query_one(OptionList).option_count == 1
+        line = str(modal.query_one(OptionList).get_option_at_index(0).prompt)
+        assert "feedback" in line and "(human, exploration)" in line and "Use a BFS from" in line
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        task = app.screen
+        assert isinstance(task, TaskScreen) and task.task_id == "apps/test/0004"
+        node = task.selected
+        assert node is not None and node.kind == "feedback" and node.origin == "human"
+        await pilot.press("escape")
+        assert app.screen is screen and isinstance(screen.focused, TaskTable)
+        # Nothing found, or nothing to search for: a notice, or nothing at all.
+        screen.query_one(Input).value = "zebra"
+        await pilot.press("slash", "enter")
+        await pilot.pause()
+        assert app.screen is screen and shown(screen) == []
+        assert "no match for 'zebra' in specs, feedback or code" in app.action_log[-1].text
+        screen.query_one(Input).value = "((("
+        await pilot.press("slash", "enter")
+        await pilot.pause()
+        assert app.screen is screen
+
+
 async def test_tallies_table_and_chart_follow_a_concurrent_writer(tmp_path: Path) -> None:
     db = make_db(tmp_path / "demo.db")
     app = RepairApp(db, load_samples=False, poll_interval=60)  # polled by hand below

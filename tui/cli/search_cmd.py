@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from repair_tui.tui.cli import add_db_option, positive_int
+from repair_tui.tui.search_text import hit_text
 from repair_tui.tui.untrusted import visible
-
-if TYPE_CHECKING:
-    from repair_tui.core.store.search import SearchHit
-    from rich.text import Text
 
 
 def register(subparsers: Any) -> None:
@@ -55,28 +51,3 @@ def run(args: argparse.Namespace) -> int:
         console.print(hit_text(hit))
     console.print(f"{len(hits)} hit{'s' if len(hits) != 1 else ''}", style="dim")
     return 0
-
-
-def hit_text(hit: SearchHit) -> Text:
-    """One line: kind, where (task or node key, origin), and the snippet with the match bold."""
-    from rich.text import Text
-
-    where = hit.key if hit.key is not None else hit.task_id
-    origin = f" ({hit.origin})" if hit.origin and hit.origin != "model" else ""
-    line = Text(f"{hit.kind:<8} ", style="cyan")
-    line.append(visible(f"{where}{origin}", keep_newlines=False), "bold")
-    line.append("  ")
-    line.append_text(snippet_text(hit.snippet))
-    return line
-
-
-def snippet_text(snippet: str) -> Text:
-    """The snippet on one line, untrusted parts made visible, matched words bold."""
-    from repair_tui.core.store.search import MARK_END, MARK_START
-    from rich.text import Text
-
-    out = Text()
-    for i, part in enumerate(snippet.replace(MARK_END, MARK_START).split(MARK_START)):
-        shown = visible(re.sub(r"[ \t\r\n]+", " ", part), keep_newlines=False)
-        out.append(shown, "bold reverse" if i % 2 else "")
-    return out

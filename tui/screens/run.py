@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from repair_tui.core.estimate.exact import FrozenTask
     from repair_tui.core.estimate.grid import Grid
     from repair_tui.core.store.records import Run, RunConfig
+    from repair_tui.core.store.search import SearchHit
     from repair_tui.core.store.views import TaskRow
     from repair_tui.tui.app import RepairApp
 
 ANY = "*"  # the difficulty Select's "any difficulty" value
+SEARCH_HITS = 200  # at most this many matches in the list that enter opens
 ESTIMATOR_MODES = ("batch", "dfs", "bfs")
 
 
@@ -75,7 +77,7 @@ class RunScreen(Screen[None]):
         Binding("d", "cycle_difficulty", "Difficulty", id="run.difficulty",
                 tooltip="Show one difficulty at a time"),
         Binding("slash", "search", "Search", id="run.search",
-                tooltip="Search tasks by id or text"),
+                tooltip="Search tasks by id, spec, feedback or code; enter lists the matches"),
         Binding("m", "cycle_mode", "Estimator mode", id="run.mode",
                 tooltip="pass@t in batch, dfs or bfs mode"),
     ]
@@ -114,7 +116,8 @@ class RunScreen(Screen[None]):
                 yield HeatMap(id="run-heatmap")
                 yield OriginTable(id="run-origins")
         with Horizontal(id="run-filters"):
-            yield Input(placeholder="/ search tasks by id or text", id="run-search", compact=True)
+            yield Input(placeholder="/ search tasks, feedback and code (enter: the matches)",
+                        id="run-search", compact=True)
             yield Select([(label, value) for value, label in STATUS_FILTERS.items()],
                          value="all", allow_blank=False, id="run-status", compact=True)
             yield Select([("any difficulty", ANY)], value=ANY, allow_blank=False,
@@ -204,7 +207,9 @@ class RunScreen(Screen[None]):
     def apply_filters(self) -> None:
         """Show the rows that pass the status filter, the difficulty and the search."""
         specs = self._task_specs() if self.query_text.strip() else None
-        shown = filter_rows(self.rows, self.status_filter, self.difficulty, self.query_text, specs)
+        found = self._text_matches(self.query_text) if specs is not None else set()
+        shown = filter_rows(self.rows, self.status_filter, self.difficulty, self.query_text, specs,
+                            found)
         self.query_one(TaskTable).show(shown)
         table = self.query_one(TaskTable)
         table.border_title = f"tasks: {len(shown)} of {len(self.rows)} ({self.filter_label()})"
@@ -217,6 +222,19 @@ class RunScreen(Screen[None]):
         if self.query_text.strip():
             label += f", matching {self.query_text.strip()!r}"
         return label
+
+    def _text_matches(self, text: str) -> set[str]:
+        """The tasks whose feedback or code holds ``text``'s words (full-text index)."""
+        from repair_tui.core.errors import UserError
+        from repair_tui.core.store.search import literal_query
+
+        query = literal_query(text)
+        if not query:
+            return set()
+        try:
+            return self.repair_app.store.matching_tasks(self.run_id, query)
+        except UserError:
+            return set()
 
     def _task_specs(self) -> dict[str, str]:
         if self._specs is None:
@@ -269,8 +287,37 @@ class RunScreen(Screen[None]):
         self.apply_filters()
 
     @on(Input.Submitted, "#run-search")
-    def search_done(self) -> None:
+    def search_done(self, event: Input.Submitted) -> None:
+        """Back to the table, and list the matches in specs, feedback and code."""
         self.query_one(TaskTable).focus()
+        self.list_matches(event.value)
+
+    def list_matches(self, text: str) -> None:
+        """The search hits of ``text`` in a list; the chosen one opens its task with the
+        node selected."""
+        from repair_tui.core.errors import UserError
+        from repair_tui.core.store.search import literal_query
+        from repair_tui.tui.modals import SearchHitsModal
+
+        query = literal_query(text)
+        if not query:
+            return
+        try:
+            hits = self.repair_app.store.search(self.run_id, query, limit=SEARCH_HITS)
+        except UserError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        if not hits:
+            self.notify(f"no match for {visible(text.strip(), keep_newlines=False)!r} in specs, "
+                        "feedback or code", severity="warning", markup=False)
+            return
+
+        def chosen(hit: SearchHit | None) -> None:
+            if hit is not None:
+                self.repair_app.open_screen("task", "TaskScreen", self.run_id, hit.task_id,
+                                            hit.node_id)
+
+        self.app.push_screen(SearchHitsModal(text.strip(), hits, limit=SEARCH_HITS), chosen)
 
     @on(Select.Changed, "#run-status")
     def status_changed(self, event: Select.Changed) -> None:

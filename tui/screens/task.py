@@ -107,10 +107,12 @@ class TaskScreen(PlainNotifications, Screen[None]):
                 tooltip="Back to the run (running actions are cancelled)"),
     ]
 
-    def __init__(self, run_id: int, task_id: str) -> None:
+    def __init__(self, run_id: int, task_id: str, node_id: int | None = None) -> None:
+        """``node_id``: the node to select on opening (None: the spec), e.g. a search hit."""
         super().__init__()
         self.run_id = run_id
         self.task_id = task_id
+        self.node_id = node_id
         self._mark = 0
         self._reveal_next: set[int] = set()  # parent ids whose next new child gets the cursor
         self._labels: dict[Worker[None], str] = {}  # running actions, for messages
@@ -164,9 +166,12 @@ class TaskScreen(PlainNotifications, Screen[None]):
         self.tree.load(self.task_id, spec_title(self.task_record.spec),
                        store.task_nodes(self.run_id, self.task_id))
         self._show_title()
-        self.tree.reveal(None)
-        # The spec's Markdown is the costliest widget here: draw the tree first.
-        self.call_after_refresh(self.detail.show_spec, self.task_record)
+        self.tree.reveal(self.node_id)
+        if self.node_id is None:
+            # The spec's Markdown is the costliest widget here: draw the tree first.
+            self.call_after_refresh(self.detail.show_spec, self.task_record)
+        else:
+            self.call_after_refresh(lambda: self._show(self.selected))
         self._show_status()
         # The footer is composed with the right keys already: no refresh for the root.
         self._binding_state = self._availability()

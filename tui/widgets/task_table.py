@@ -7,7 +7,7 @@ when the same tasks are listed, so a live run does not reset the cursor or scrol
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from repair_tui.tui.untrusted import visible
@@ -52,11 +52,13 @@ def filter_rows(
     difficulty: str | None = None,
     query: str = "",
     specs: Mapping[str, str] | None = None,
+    found: Collection[str] = (),
 ) -> list[TaskRow]:
     """The rows that pass the status filter, the difficulty, and contain ``query``.
 
     The search is case-insensitive over the task id, the title and, when ``specs``
-    maps task ids to spec texts, the whole spec.
+    maps task ids to spec texts, the whole spec; the tasks in ``found`` (those whose
+    feedback or code the full-text index matched) match too.
     """
     needle = query.strip().lower()
     out = []
@@ -65,7 +67,7 @@ def filter_rows(
             continue
         if needle:
             haystack = f"{row.task_id}\n{row.title}\n{(specs or {}).get(row.task_id, '')}"
-            if needle not in haystack.lower():
+            if needle not in haystack.lower() and row.task_id not in found:
                 continue
         out.append(row)
     return out

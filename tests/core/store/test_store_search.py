@@ -63,3 +63,21 @@ def test_an_old_database_gets_its_text_indexed(tmp_path: Path) -> None:
     token = next(w for w in text.replace("(", " ").replace(")", " ").split() if w.isalpha() and len(w) > 3)
     with Store.open(path) as store:
         assert any(h.kind == "program" for h in store.search(run_id, token))
+
+
+def test_typed_text_is_never_syntax_and_hits_say_exploration(tmp_path: Path) -> None:
+    from repair_tui.core.store.search import literal_query
+
+    assert literal_query("off by o") == '"off by o"*'
+    assert literal_query('x[i-1] AND "') == '"x i 1 AND"*' and literal_query(" ((( ") == ""
+    with Store.open(tmp_path / "s.db") as store:
+        a = _run(store, "a", "spec")
+        store.add_nodes(a, [NewNode("t1", "t1|p0", "program", text="x", code="return xs[i-1]")])
+        x = store.create_exploration(a, "feedback", source="app").id
+        store.add_feedback(store.get_node_by_key(a, "t1|p0").id, "Off by one: i-1 AND more",
+                           exploration_id=x)
+        (hit,) = store.search(a, literal_query("off by o"))
+        assert hit.exploration and hit.origin == "human" and hit.to_dict()["exploration"] is True
+        assert [h.kind for h in store.search(a, literal_query("i-1 AND"))] == ["feedback"]
+        assert store.matching_tasks(a, literal_query("xs i")) == {"t1"}
+        assert store.matching_tasks(a, literal_query("pelican")) == set()
