@@ -17,17 +17,17 @@ from repair_tui.core.estimate.exact import FrozenTask
 from repair_tui.core.store.base import StoreBase
 from repair_tui.core.store.views import build_frozen
 
-# Per node: its tokens, model and prompt share ("?" is the run id, twice).
+# Per node: its tokens, model and prompt share ("?" is the run id). CROSS JOIN keeps the
+# nodes as the outer loop: led by the tasks, SQLite scanned every sample node per task.
 _NODE_COSTS = """
     SELECT n.id, n.task_id, n.parent_id, n.kind, n.passed, n.tokens, t.difficulty,
         coalesce(n.model, c.model) AS model,
         CASE WHEN n.call_id IS NULL THEN (CASE WHEN n.tokens = 0 THEN 0.0 END)
-             ELSE c.prompt_tokens * 1.0 / k.n END AS prompt
+             ELSE c.prompt_tokens * 1.0 / (SELECT count(*) FROM nodes m WHERE m.call_id = n.call_id)
+             END AS prompt
     FROM nodes n
-    JOIN tasks t ON t.run_id = n.run_id AND t.task_id = n.task_id
+    CROSS JOIN tasks t ON t.run_id = n.run_id AND t.task_id = n.task_id
     LEFT JOIN calls c ON c.id = n.call_id
-    LEFT JOIN (SELECT call_id, count(*) AS n FROM nodes WHERE run_id = ? AND call_id IS NOT NULL
-               GROUP BY call_id) k ON k.call_id = n.call_id
     WHERE n.run_id = ?
 """
 
@@ -38,7 +38,7 @@ class StoreCosts(StoreBase):  # type: ignore[misc]
 
     def _node_cost_rows(self, run_id: int, difficulty: str | None) -> list[Any]:
         sql = _NODE_COSTS + self._sample_filter("n")
-        params: tuple[Any, ...] = (run_id, run_id)
+        params: tuple[Any, ...] = (run_id,)
         if difficulty is not None:
             sql += " AND t.difficulty = ?"
             params = (*params, difficulty)
