@@ -35,6 +35,7 @@ from repair_tui.core.errors import UserError
 from repair_tui.core.llm.client import ChatModel
 from repair_tui.core.store.records import MODES, Node, Run, RunConfig
 from repair_tui.core.store.store import Store
+from repair_tui.core.store.writer import StoreWriter
 from repair_tui.sandbox.runner import Sandbox, SandboxError
 
 
@@ -164,7 +165,9 @@ async def _run(
 ) -> Run:
     run, resumed = prepare_run(store, name, config, isolation=executor.isolation_description,
                                models=models, executor=executor)
-    engine = Engine(store, run, executor=executor, sink=sink, api_key=api_key, models=models)
+    writer = StoreWriter.for_store(store)
+    engine = Engine(store, run, executor=executor, sink=sink, api_key=api_key, models=models,
+                    writer=writer)
     tasks = list(engine.tasks().values())
     sink(RunStarted(run.id, run.name, len(tasks), resumed, isolation=executor.isolation_description))
     try:
@@ -177,6 +180,8 @@ async def _run(
         raise UserError(str(exc)) from None
     finally:
         await engine.aclose()
+        if writer is not None:
+            writer.close()  # the writes already queued are committed first
     message = None
     if engine.failed_calls:
         message = (f"{engine.failed_calls} model call(s) failed after their retries; "

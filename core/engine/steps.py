@@ -16,7 +16,9 @@ gets a new id from the store (unique across processes), which goes into its keys
 and two actions on the same parent at once both land.
 
 The Store belongs to the thread that opened it: use an Engine from that thread's
-event loop. Programs run through an executor (core/engine/executors: the local
+event loop. A whole run hands its writes to a `StoreWriter` (its own thread and
+connection, batched transactions, each step still whole), so the loop keeps serving
+calls while SQLite writes. Programs run through an executor (core/engine/executors: the local
 sandbox or a Ray cluster), whose verdicts are awaited without blocking the loop.
 """
 
@@ -27,6 +29,7 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from repair_tui.core.datasets.task import Task
 from repair_tui.core.engine.events import (
@@ -57,6 +60,7 @@ from repair_tui.core.store.records import (
     repair_key,
 )
 from repair_tui.core.store.store import Store
+from repair_tui.core.store.writer import StoreWriter
 from repair_tui.sandbox.result import Verdict
 from repair_tui.sandbox.runner import Sandbox, shared_sandbox
 
@@ -99,8 +103,12 @@ class Engine:
         models: dict[str, ChatModel] | None = None,
         executor: Executor | None = None,
         source: str = "app",
+        writer: StoreWriter | None = None,
     ) -> None:
         self.store = store
+        # A whole run's writes go through a writer thread (core/store/writer.py); the
+        # app's single steps write directly.
+        self.writer = writer
         self.source = source  # who takes the actions: recorded on each exploration
         self.run = run
         self.config = run.config
@@ -197,16 +205,22 @@ class Engine:
                 )
         except CallError as exc:
             self.failed_calls += 1
-            self.store.add_call(run_id, self._new_call(spec, params, None, str(exc)))
+            await self._write("add_call", run_id, self._new_call(spec, params, None, str(exc)))
             self.sink(CallFailed(run_id, spec.task.id, spec.role, str(exc)))
             return None
-        _, nodes = self.store.add_call(
-            run_id, self._new_call(spec, params, reply, None), build(reply)
+        _, nodes = await self._write(
+            "add_call", run_id, self._new_call(spec, params, reply, None), build(reply)
         )
         self.sink(CallFinished(run_id, spec.task.id, spec.role, sum(c.tokens for c in reply.completions)))
         for node in nodes:
             self.sink(NodeStored(run_id, node.task_id, node.id, node.kind, node.depth))
         return list(nodes)
+
+    async def _write(self, method: str, *args: Any) -> Any:
+        """``Store.<method>(*args)``: on the writer thread when there is one."""
+        if self.writer is None:
+            return getattr(self.store, method)(*args)
+        return await self.writer.write(method, *args)
 
     def _new_call(
         self, spec: CallSpec, params: dict[str, object], reply: ModelReply | None, error: str | None
@@ -243,7 +257,8 @@ class Engine:
         todo = [n for n in programs if n.passed is None]
         if todo:
             verdicts = await self._verdicts(todo)
-            done = {n.id: n for n in self.store.record_verdicts(zip((n.id for n in todo), verdicts, strict=True))}
+            items = list(zip((n.id for n in todo), verdicts, strict=True))
+            done = {n.id: n for n in await self._write("record_verdicts", items)}
             for node in done.values():
                 self.sink(ProgramExecuted(self.run.id, node.task_id, node.id, node.depth,
                                           bool(node.passed), node.fault))

@@ -9,6 +9,11 @@ Retries are ours (the SDK's are off): exponential backoff with jitter on 429, 40
 5xx, timeouts, dropped connections and malformed bodies, honouring ``Retry-After``,
 bounded by ``max_retries``. Everything the user can fix (key, model name, server
 address) raises a one-line `ModelError`.
+
+Requests to a plain ``http://`` server (a local vLLM, Ollama, serve-sim) go through
+`core.llm.http.LeanHTTP` unless a proxy is configured: the SDK's own CPU per request
+is larger than the rest of a call's work in the engine. ``transport="sdk"`` forces the
+SDK; https endpoints always use it.
 """
 
 from __future__ import annotations
@@ -121,7 +126,10 @@ class OpenAIModel:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        transport: str = "auto",
     ) -> None:
+        if transport not in ("auto", "sdk", "lean"):
+            raise ValueError(f"transport must be auto, sdk or lean, not {transport!r}")
         self.name = name
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -143,10 +151,23 @@ class OpenAIModel:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
         self._sem: asyncio.Semaphore | None = None
+        from repair_tui.core.llm.http import lean_usable
+
+        if transport == "lean" and not lean_usable(self.base_url, {}):
+            raise ValueError(f"the lean transport needs a plain http:// URL, not {self.base_url!r}")
+        self.lean = transport == "lean" or (
+            transport == "auto" and lean_usable(self.base_url, dict(os.environ)))
 
     def _bind(self) -> tuple[Any, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
+            if self.lean:
+                from repair_tui.core.llm.http import LeanHTTP
+
+                self._client = LeanHTTP(self.base_url, {"Authorization": f"Bearer {self._key}"})
+                self._sem = asyncio.Semaphore(self.concurrency)
+                self._loop = loop
+                return self._client, self._sem
             import openai
 
             # Our own HTTP client: the SDK's default one closes itself from __del__ on
@@ -166,7 +187,7 @@ class OpenAIModel:
         client, self._client = self._client, None
         # Connections made on another (finished) event loop cannot be closed from here.
         if client is not None and self._loop is asyncio.get_running_loop():
-            await client.close()
+            await (client.aclose() if self.lean else client.close())
 
     async def complete(
         self,
@@ -273,6 +294,8 @@ class OpenAIModel:
     async def _attempt(
         self, client: Any, messages: list[dict[str, str]], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        if self.lean:
+            return await self._lean_attempt(client, messages, kwargs)
         import httpx2
         import openai
 
@@ -302,13 +325,46 @@ class OpenAIModel:
             raise _Retryable(f"connection error ({type(exc).__name__})") from None
         return _validated(text)
 
+    async def _lean_attempt(
+        self, client: Any, messages: list[dict[str, str]], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        from repair_tui.core.llm.http import ProtocolError
+
+        body = json.dumps({"model": self.name, "messages": messages, **kwargs},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await client.post("/chat/completions", body)
+        except TimeoutError:
+            raise _Retryable(f"timeout after {self.timeout:g} s") from None
+        except (OSError, ProtocolError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            reason = _unreachable_reason(exc)
+            if reason:
+                raise ModelError(
+                    f"cannot reach the model server at {self.base_url}: {reason}"
+                ) from None
+            raise _Retryable(f"connection error ({_cause_text(exc)})") from None
+        text = answer.body.decode("utf-8", errors="replace")
+        if answer.status >= 400:
+            try:
+                error_body: Any = json.loads(text)
+            except ValueError:
+                error_body = None
+            error = error_body.get("error") if isinstance(error_body, dict) else None
+            code = error.get("code") if isinstance(error, dict) else None
+            message = _server_message(_LeanError(error_body, text or f"HTTP {answer.status}"))
+            self._raise_status(answer.status, message, code, answer.headers)
+        return _validated(text)
+
     def _raise_status_error(self, exc: Any) -> NoReturn:
-        status = int(exc.status_code)
-        message = _one_line(_server_message(exc))
-        code = getattr(exc, "code", None)
+        self._raise_status(int(exc.status_code), _server_message(exc), getattr(exc, "code", None),
+                           exc.response.headers)
+
+    def _raise_status(self, status: int, message: str, code: Any, headers: Any) -> NoReturn:
+        message = _one_line(message)
         where = f"model {self.name!r} at {self.base_url}"
         if status in (408, 409, 429) or status >= 500:
-            raise _Retryable(f"HTTP {status}", _retry_after(exc.response.headers)) from None
+            raise _Retryable(f"HTTP {status}", _retry_after(headers)) from None
         if status == 401:
             raise ModelError(
                 f"{where}: the server rejected the API key (401); check OPENAI_API_KEY or --api-key"
@@ -318,6 +374,14 @@ class OpenAIModel:
         if status == 404 or code == "model_not_found":
             raise ModelError(f"{where}: unknown model ({status}): {message}") from None
         raise CallError(f"{where}: request rejected ({status}): {message}") from None
+
+
+@dataclass(frozen=True)
+class _LeanError:
+    """An error answer read by the lean transport, shaped like the SDK's for `_server_message`."""
+
+    body: Any
+    message: str
 
 
 def _server_message(exc: Any) -> str:

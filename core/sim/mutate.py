@@ -316,7 +316,8 @@ def _loop_facts(tree: ast.Module) -> _LoopFacts:
 @lru_cache(maxsize=512)
 def _original_tree(code: str) -> ast.Module | None:
     # Read only: every mutant of a program is compared with the same tree.
-    return parse(code)
+    tree: ast.Module | None = parse(code)
+    return tree
 
 
 @lru_cache(maxsize=512)

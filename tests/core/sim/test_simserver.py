@@ -1,4 +1,7 @@
-"""The real OpenAI client (and the plain openai package) against serve-sim on 127.0.0.1."""
+"""The real OpenAI client (and the plain openai package) against serve-sim on 127.0.0.1.
+
+Every client test runs twice: through the lean HTTP transport that plain http://
+servers get by default, and through the openai SDK that https endpoints use."""
 
 from __future__ import annotations
 
@@ -47,8 +50,18 @@ class Sleeps:
         self.delays.append(seconds)
 
 
+TRANSPORT = {"name": "lean"}
+
+
+@pytest.fixture(autouse=True, params=["lean", "sdk"])
+def transport(request: pytest.FixtureRequest) -> Iterator[str]:
+    TRANSPORT["name"] = request.param
+    yield request.param
+    TRANSPORT["name"] = "lean"
+
+
 def client(handle: SimServerHandle, name: str = "sim", **kwargs: Any) -> OpenAIModel:
-    return OpenAIModel(name, base_url=handle.base_url, **kwargs)
+    return OpenAIModel(name, base_url=handle.base_url, transport=TRANSPORT["name"], **kwargs)
 
 
 async def generate(m: OpenAIModel, n: int = 1, seed: int | None = 1, **kw: Any) -> Any:
@@ -119,7 +132,8 @@ async def test_each_fault_is_retried(fault: str) -> None:
 async def test_a_slow_answer_times_out_and_is_retried() -> None:
     sleeps = Sleeps()
     with serve(fault_plan=["slow", "ok"], slow_seconds=30) as handle:
-        reply = await generate(client(handle, sleep=sleeps, timeout=0.5), n=1)
+        # 2 s: the answer after the slow one must come within it on a loaded machine.
+        reply = await generate(client(handle, sleep=sleeps, timeout=2.0), n=1)
         assert reply.retries == 1 and handle.faults == {"slow": 1}
 
 
@@ -145,7 +159,8 @@ async def test_wrong_key_unknown_model_and_unreachable_server() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(ModelError, match="cannot reach the model server .* connection refused"):
-        await generate(OpenAIModel("sim", base_url=f"http://127.0.0.1:{port}/v1"))
+        await generate(OpenAIModel("sim", base_url=f"http://127.0.0.1:{port}/v1",
+                                   transport=TRANSPORT["name"]))
 
 
 async def test_many_concurrent_requests_with_latency() -> None:

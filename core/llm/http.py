@@ -1,0 +1,171 @@
+"""A lean HTTP/1.1 client for OpenAI-compatible servers reached over plain ``http://``.
+
+Local servers (vLLM, Ollama, llama.cpp, LM Studio, ``repair-tui serve-sim``) answer on
+plain HTTP, often on the same machine, where the client's own CPU per request is what
+limits a run: the ``openai`` SDK with httpx spends about 2 ms of CPU on each request
+(options copied and validated, URL parsed, headers normalised, a generic connection
+pool walked), more than the rest of the engine's work on a call. `LeanHTTP` sends a
+POST with a JSON body over pooled keep-alive connections on asyncio streams and reads
+the answer (``Content-Length`` or chunked), nothing else: no TLS, no proxies, no
+redirects. `OpenAIModel` uses it for ``http://`` URLs when no proxy is configured and
+the SDK everywhere else (core/llm/client.py); both map errors the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+MAX_HEADER_LINES = 200
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP response: status, headers (lower-case names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class ProtocolError(Exception):
+    """The server's answer was not HTTP/1.1 as we read it (retryable, like a dropped
+    connection)."""
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class LeanHTTP:
+    """POSTs JSON to one ``http://host:port`` over pooled keep-alive connections.
+
+    Bound to the event loop that first uses it (asyncio streams are), like the SDK's
+    client in `OpenAIModel`.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"not a plain http:// URL: {base_url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.prefix = parts.path.rstrip("/")
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        fixed = {"Host": netloc, "Accept": "application/json", "Content-Type": "application/json",
+                 "User-Agent": "repair-tui", **headers}
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+        self._idle: list[_Connection] = []
+
+    async def post(self, path: str, body: bytes) -> Answer:
+        """POST ``body`` to ``prefix + path``. A pooled connection that the server closed
+        meanwhile is replaced once; other failures raise OSError, ProtocolError or
+        asyncio.IncompleteReadError."""
+        request = (f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+        while self._idle:
+            conn = self._idle.pop()
+            try:
+                return await self._exchange(conn, request)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                conn.close()  # closed by the server while idle: try a fresh one
+        return await self._exchange(await self._connect(), request)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    async def _connect(self) -> _Connection:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _Connection(reader, writer)
+
+    async def _exchange(self, conn: _Connection, request: bytes) -> Answer:
+        try:
+            conn.writer.write(request)
+            answer, keep = await _read_answer(conn.reader)
+        except BaseException:
+            conn.close()
+            raise
+        if keep:
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return answer
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
+    """One response; and whether the connection can carry another."""
+    line = await reader.readuntil(b"\r\n")
+    try:
+        version, code, *_ = line.decode("latin-1").split(" ", 2)
+        status = int(code)
+    except ValueError:
+        raise ProtocolError(f"bad status line {line[:60]!r}") from None
+    if not version.startswith("HTTP/1."):
+        raise ProtocolError(f"bad status line {line[:60]!r}")
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADER_LINES):
+        raw = await reader.readuntil(b"\r\n")
+        if raw == b"\r\n":
+            break
+        name, sep, value = raw.decode("latin-1").partition(":")
+        if not sep:
+            raise ProtocolError(f"bad header line {raw[:60]!r}")
+        headers[name.strip().lower()] = value.strip()
+    else:
+        raise ProtocolError("too many header lines")
+    keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = await _read_chunked(reader)
+    elif "content-length" in headers:
+        try:
+            length = int(headers["content-length"])
+        except ValueError:
+            raise ProtocolError("bad Content-Length") from None
+        body = await reader.readexactly(length)
+    else:
+        body, keep = await reader.read(), False  # the body ends with the connection
+    return Answer(status, headers, body), keep
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise ProtocolError(f"bad chunk size {size_line[:30]!r}") from None
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":
+                pass  # trailers
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise ProtocolError("chunk without its CRLF")
+
+
+def lean_usable(base_url: str, environ: dict[str, str]) -> bool:
+    """True for a plain http:// URL with no HTTP proxy configured (the SDK handles proxies)."""
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        return False
+    return parts.scheme == "http" and bool(parts.hostname) and not any(
+        environ.get(v) for v in PROXY_VARIABLES
+    )
