@@ -113,13 +113,17 @@ def _lines(text: str) -> list[str]:
 
 
 def _dedent(line: str, indent: int) -> str:
+    if not indent:
+        return line  # the usual unindented fence: nothing to take off
     return line[min(indent, len(line) - len(line.lstrip(" "))) :]
 
 
 def _closing(line: str, fence: str, indent: int) -> str | None:
     """None if `line` does not close the block; else the code left on it ("" if none)."""
-    stripped = line.strip()
     char = fence[0]
+    if char not in line:
+        return None  # most lines of a block: no fence character at all
+    stripped = line.strip()
     if (
         stripped
         and set(stripped) == {char}
