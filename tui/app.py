@@ -30,6 +30,7 @@ from textual.screen import ModalScreen, Screen
 
 if TYPE_CHECKING:
     from repair_tui.core.engine.steps import Engine
+    from repair_tui.core.estimate.costs import PriceTable
     from repair_tui.core.store.store import Store
 
 SAMPLE_SUFFIX = ".jsonl.gz"
@@ -111,9 +112,14 @@ class RepairApp(App[None]):
         samples: Traversable | Path | None = None,
         load_samples: bool = True,
         poll_interval: float = 0.5,
+        prices: PriceTable | None = None,
     ) -> None:
-        """``samples``: folder of sample runs for an empty database (default: bundled)."""
+        """``samples``: folder of sample runs for an empty database (default: bundled).
+        ``prices``: dollars per model for the screens' costs (default: the bundled table)."""
+        from repair_tui.core.formats.prices import load_prices
+
         super().__init__()
+        self.prices = prices if prices is not None else load_prices(None)
         self.store_path = store_path
         self.api_key = api_key
         self.sandbox_factory = sandbox_factory

@@ -52,7 +52,7 @@ class Writer:
 
     def step(self, task: str, key: str, nodes: list[NewNode], exploration: int | None = None) -> None:
         call = NewCall(task_id=task, key=key, role="joint", model="sim", created_utc=WHEN,
-                       exploration_id=exploration)
+                       exploration_id=exploration, prompt_tokens=250)
         self.store.add_call(self.run_id, call, nodes)
 
     def program(self, task: str, index: int, passed: bool | None, tokens: int = 100) -> None:

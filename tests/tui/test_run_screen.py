@@ -309,3 +309,44 @@ async def test_a_run_deleted_meanwhile_is_a_notice(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, RunsScreen)
         assert any("no run with id 1" in n.message for n in app._notifications)
+
+
+async def test_tallies_show_prompt_tokens_and_dollars_given_prices(tmp_path: Path) -> None:
+    from harness import sim_run
+    from repair_tui.core.estimate.costs import summarise
+    from repair_tui.core.formats.prices import load_prices
+
+    db = tmp_path / "sim.db"
+    await sim_run(db)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models.sim]\ninput_per_mtok = 0.5\noutput_per_mtok = 1.5\n')
+    with Store.open(db) as store:
+        parts = store.token_parts(store.get_run("sim-run").id)
+    priced = summarise(parts, load_prices(prices))
+    assert priced.prompt and priced.dollars
+    for table, dollars in ((load_prices(prices), True), (None, False)):  # None: bundled, no 'sim'
+        app = RepairApp(db, load_samples=False, prices=table)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_run(pilot)
+            tallies = str(screen.query_one(Tallies).render())
+            assert f"tokens {priced.completion:,} completion + {priced.prompt:,} prompt" in tallies
+            assert ("$" in tallies) is dollars
+            if dollars:
+                from repair_tui.core.estimate.costs import format_dollars
+
+                assert format_dollars(priced.dollars) in tallies
+
+
+def test_app_prices_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from repair_tui.tui.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[models.sim]\ninput_per_mtok = -1\noutput_per_mtok = 1\n")
+    db = make_db(tmp_path / "demo.db")
+    assert main(["--db", str(db), "--prices", str(bad)]) == 2  # before the app starts
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{bad}: line 2: models.sim.input_per_mtok" in err
+    good = tmp_path / "good.toml"
+    good.write_text("[models.sim]\ninput_per_mtok = 1\noutput_per_mtok = 1\n")
+    assert main(["--db", str(db), "--prices", str(good), "runs", "--json"]) == 0  # before a command too
+    assert '"unpriced_models": []' in capsys.readouterr().out

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import settle as settle_app
+from repair_tui.core.estimate.costs import Price, PriceTable
 from repair_tui.tui.app import RepairApp
 from test_app_data import make_db
 from textual.pilot import Pilot
@@ -19,9 +20,13 @@ from textual.pilot import Pilot
 SIZE = (120, 40)
 
 
+# Fixed prices, so the pictures do not move with the bundled table.
+PRICES = PriceTable({"sim": Price(0.5, 1.5), "sim-strong": Price(2.5, 10)}, ("test prices",))
+
+
 def app_on(tmp_path: Path) -> RepairApp:
     return RepairApp(make_db(tmp_path / "demo.db", "demo", "second"), load_samples=False,
-                     poll_interval=60)
+                     poll_interval=60, prices=PRICES)
 
 
 async def settle(pilot: Pilot[None]) -> None:
@@ -37,7 +42,8 @@ def test_runs_screen(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
 
 
 def test_run_screen(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
-    """Run "demo": tallies (solved 2/4 of 5 tasks), the braille baseline with nfr=1 markers
+    """Run "demo": tallies (solved 2/4 of 5 tasks; a cost line: 2,160 tokens completion +
+    5,000 prompt, $0.0057 at the test prices), the braille baseline with nfr=1 markers
     for np 1-3, the heat map (3 x 1), model and human feedback side by side, the filter
     bar and all five tasks with their status."""
 

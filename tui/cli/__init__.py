@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from repair_tui.core.errors import UserError
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the app on the database.",
     )
     add_db_option(parser, top_level=True)
+    # Its own dest: a command's --prices default would overwrite this one (see costs.prices).
+    parser.add_argument("--prices", metavar="FILE", type=Path, default=None, dest="app_prices",
+                        help='for the app: TOML price table ([models."NAME"] with input_per_mtok '
+                        "and output_per_mtok) overriding the bundled prices")
     parser.add_argument("--version", action="version", version=version_text(),
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)

@@ -36,7 +36,7 @@ def prices(args: argparse.Namespace) -> PriceTable:
     """The bundled prices overridden by ``--prices`` (UserError for a bad file)."""
     from repair_tui.core.formats.prices import load_prices
 
-    return load_prices(getattr(args, "prices", None))
+    return load_prices(getattr(args, "prices", None) or getattr(args, "app_prices", None))
 
 
 def sample_tasks(store: Store, run: Run, difficulty: str | None, budget: str,

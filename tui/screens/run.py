@@ -29,11 +29,13 @@ from textual.widgets import DataTable, Header, Input, Select
 from textual.worker import get_current_worker
 
 if TYPE_CHECKING:
+    from repair_tui.core.estimate.costs import CostSummary, PriceTable
     from repair_tui.core.estimate.exact import FrozenTask
     from repair_tui.core.estimate.grid import Grid
     from repair_tui.core.store.records import Run, RunConfig
     from repair_tui.core.store.search import SearchHit
-    from repair_tui.core.store.views import TaskRow
+    from repair_tui.core.store.store import Store
+    from repair_tui.core.store.views import RunTotals, TaskRow
     from repair_tui.tui.app import RepairApp
 
 ANY = "*"  # the difficulty Select's "any difficulty" value
@@ -50,6 +52,13 @@ def policy_axes(tasks: list[FrozenTask], config: RunConfig) -> tuple[list[int], 
     nfr = max(config.nfr, 1)
     nfrs = sorted({f for f in DEFAULT_NFR if f <= nfr} | {nfr})
     return nps, nfrs
+
+
+def sample_reads(store: Store, run_id: int, prices: PriceTable) -> tuple[list[FrozenTask], CostSummary]:
+    """What the estimator worker reads: the run's sample as trees, and its costs."""
+    from repair_tui.core.estimate.costs import summarise
+
+    return store.frozen_tasks(run_id), summarise(store.token_parts(run_id), prices)
 
 
 def estimate_grid(tasks: list[FrozenTask], config: RunConfig, mode: str) -> Grid | None:
@@ -83,11 +92,13 @@ class RunScreen(Screen[None]):
     ]
 
     class Estimated(Message):
-        """The estimator worker finished (grid None: nothing executed yet)."""
+        """The estimator worker finished (grid None: nothing executed yet), with the
+        sample's costs (None when they could not be read)."""
 
-        def __init__(self, grid: Grid | None, error: str | None = None) -> None:
+        def __init__(self, grid: Grid | None, error: str | None = None,
+                     cost: CostSummary | None = None) -> None:
             super().__init__()
-            self.grid, self.error = grid, error
+            self.grid, self.error, self.cost = grid, error, cost
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
@@ -100,6 +111,8 @@ class RunScreen(Screen[None]):
         self.query_text = ""
         self.mode = "batch"
         self.grid: Grid | None = None
+        self.cost: CostSummary | None = None  # the sample's tokens and dollars, from the worker
+        self._totals: tuple[RunTotals, RunTotals] | None = None
         self.difficulties: list[str] = []  # the ones present, in the Select's order
         self._specs: dict[str, str] | None = None
 
@@ -185,8 +198,9 @@ class RunScreen(Screen[None]):
         """Tallies, origins and task rows from the store's aggregates."""
         store = self.repair_app.store
         assert self.run is not None
-        self.query_one(Tallies).show(self.run, store.run_totals(self.run_id),
-                                     store.run_totals(self.run_id, scope="explorations"))
+        self._totals = (store.run_totals(self.run_id),
+                        store.run_totals(self.run_id, scope="explorations"))
+        self._show_tallies()
         self.query_one(OriginTable).show(store.origin_stats(self.run_id),
                                          store.origin_stats(self.run_id, scope="explorations"))
         self.rows = store.task_rows(self.run_id)
@@ -194,6 +208,10 @@ class RunScreen(Screen[None]):
             self._specs = None  # tasks were added: read the texts again when searching
         self._update_difficulties()
         self.apply_filters()
+
+    def _show_tallies(self) -> None:
+        if self.run is not None and self._totals is not None:
+            self.query_one(Tallies).show(self.run, *self._totals, cost=self.cost)
 
     def _update_difficulties(self) -> None:
         select: Select[str] = self.query_one("#run-difficulty", Select)
@@ -249,33 +267,39 @@ class RunScreen(Screen[None]):
 
         assert self.run is not None
         path = resolve_db_path(self.repair_app.store_path)
+        prices = self.repair_app.prices
         # An in-memory database has one connection, so read the trees here.
-        frozen = None if isinstance(path, Path) else self.repair_app.store.frozen_tasks(self.run_id)
-        self._estimate(path, frozen, self.run.config, self.mode)
+        read = None if isinstance(path, Path) else sample_reads(self.repair_app.store, self.run_id, prices)
+        self._estimate(path, read, prices, self.run.config, self.mode)
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
-    def _estimate(self, path: Any, frozen: list[FrozenTask] | None, config: RunConfig,
-                  mode: str) -> None:
+    def _estimate(self, path: Any, read: tuple[list[FrozenTask], CostSummary] | None,
+                  prices: PriceTable, config: RunConfig, mode: str) -> None:
         from repair_tui.core.errors import UserError
         from repair_tui.core.store.store import Store
 
         worker = get_current_worker()
+        cost = None
         try:
-            if frozen is None:
+            if read is None:
                 with Store.open(path) as store:
-                    frozen = store.frozen_tasks(self.run_id)
+                    read = sample_reads(store, self.run_id, prices)
+            frozen, cost = read
             result = estimate_grid(frozen, config, mode)
         except (UserError, ValueError) as exc:
-            self.post_message(self.Estimated(None, str(exc)))
+            self.post_message(self.Estimated(None, str(exc), cost))
             return
         if not worker.is_cancelled:
-            self.post_message(self.Estimated(result))
+            self.post_message(self.Estimated(result, cost=cost))
 
     @on(Estimated)
     def show_estimate(self, message: Estimated) -> None:
         if message.error:
             self.notify(f"pass@t not estimated: {message.error}", severity="warning")
         self.grid = message.grid
+        if message.cost is not None:
+            self.cost = message.cost
+            self._show_tallies()
         self.query_one(PassChart).show(message.grid)
         self.query_one(HeatMap).show(message.grid)
 

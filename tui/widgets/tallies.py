@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from repair_tui.core.estimate.costs import CostSummary
     from repair_tui.core.store.records import Run
     from repair_tui.core.store.views import OriginStats, RunTotals
 
@@ -19,9 +20,29 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def tallies_text(run: Run, t: RunTotals, explored: RunTotals | None = None) -> Text:
-    """The run's identity and status, then its sample's counts so far, then (when there
-    are any) its explorations' counts, which never enter the sample's."""
+def cost_text(t: RunTotals, cost: CostSummary | None) -> Text | None:
+    """The sample's generated tokens with its prompt tokens and its dollars (only when
+    every model of the sample has a price: never a guess); None when neither is known."""
+    from repair_tui.core.estimate.costs import format_dollars
+
+    if cost is None or (cost.prompt is None and cost.dollars is None):
+        return None
+    out = Text("cost ", "bold")
+    out.append(f"tokens {t.tokens:,} completion")
+    if cost.prompt is not None:
+        out.append(f" + {cost.prompt:,} prompt")
+    if cost.dollars is not None:
+        out.append(f"  {format_dollars(cost.dollars)}", "bold")
+    elif cost.unpriced:
+        out.append(f"  (no price for {visible(', '.join(cost.unpriced), keep_newlines=False)})",
+                   "dim")
+    return out
+
+
+def tallies_text(run: Run, t: RunTotals, explored: RunTotals | None = None,
+                 cost: CostSummary | None = None) -> Text:
+    """The run's identity and status, then its sample's counts and costs so far, then
+    (when there are any) its explorations' counts, which never enter the sample's."""
     c = run.config
     models = c.model if not c.feedback_model else f"{c.model} (feedback: {c.feedback_model})"
     head = Text()
@@ -35,14 +56,16 @@ def tallies_text(run: Run, t: RunTotals, explored: RunTotals | None = None) -> T
                 f", {t.solved_by_repair} only by repair)  ")
     body.append(f"programs {t.programs_passed}/{t.programs} pass  ")
     body.append(f"repairs {t.repairs_passed}/{t.repairs} pass  ")
-    body.append(f"tokens {t.tokens:,}  ")
+    costs = cost_text(t, cost)
+    if costs is None:  # on this line, as when costs are unknown
+        body.append(f"tokens {t.tokens:,}  ")
     if t.in_progress:
         body.append(f"in progress {t.in_progress}  ", "yellow")
     if t.pending:
         body.append(f"pending {t.pending}  ", "yellow")
     if t.calls_failed:
         body.append(f"failed calls {t.calls_failed}", "red")
-    lines = [head, body]
+    lines = [head, body] if costs is None else [head, body, costs]
     if explored is not None and (explored.repairs or sum(explored.feedback_by_origin.values())
                                  or t.flaky):
         x = Text()
@@ -59,9 +82,10 @@ def tallies_text(run: Run, t: RunTotals, explored: RunTotals | None = None) -> T
 class Tallies(Static):
     """The Run screen's header: what the run is and its counts, updated live."""
 
-    def show(self, run: Run, totals: RunTotals, explored: RunTotals | None = None) -> None:
+    def show(self, run: Run, totals: RunTotals, explored: RunTotals | None = None,
+             cost: CostSummary | None = None) -> None:
         """Show these counts (the screen calls this whenever the data changed)."""
-        self.update(tallies_text(run, totals, explored))
+        self.update(tallies_text(run, totals, explored, cost))
 
 
 ORIGIN_ROWS = ("feedback", "repairs", "executed", "passing", "pass rate")
