@@ -2,7 +2,9 @@
 
 The programs are the bundled HumanEval sample run's first programs (164 tasks x 10 =
 1,640, with their tests), submitted all at once as the engine submits a task's
-samples. Both executors run on this machine, one after the other in the same process:
+samples. Both executors run on this machine in the same process, their passes taking
+turns (local, ray, local, ray, ...) so that a change in the machine's load falls on
+both; the load average is printed before each pass:
 
 * baseline: ``local``, the sandbox's fork server with ``slots_for(cores)`` slots;
 * measured: ``ray``, a local Ray instance with one sandbox actor of the same size.
@@ -11,11 +13,12 @@ It checks that both give the same verdict (passed, fault) for every program, pri
 each time and the ratio ray / local (target on one machine: at most 1.3), then the
 cost per program: core-seconds per program (the local wall time x this machine's
 cores / programs: an upper bound, since the cores were never idle) and the driver's
-own CPU per program on Ray (Ray's client runs in the driver's process). From those it
+own CPU per program on Ray (Ray's client runs in the driver's process), with how many
+programs each actor call and each item of the verdict streams carried. From those it
 writes down what N nodes of C cores would give: programs per second
 ~ min(N x C / core-seconds per program, 1 / driver CPU per program).
 
-Usage: python benchmarks/executor_ray.py [--rounds 2] [--limit N] [--repairs]
+Usage: python benchmarks/executor_ray.py [--rounds 3] [--limit N] [--repairs]
 """
 
 from __future__ import annotations
@@ -63,9 +66,12 @@ async def execute_all(executor: Executor, programs: list[tuple[str, dict[str, An
 
 def timed(executor: Executor, programs: list[tuple[str, dict[str, Any]]]) -> tuple[float, float, list[Verdict]]:
     """Wall seconds, this process's CPU seconds and the verdicts of one pass."""
+    load = os.getloadavg()[0]
     cpu, start = own_cpu_seconds(), time.perf_counter()
     verdicts = asyncio.run(execute_all(executor, programs))
-    return time.perf_counter() - start, own_cpu_seconds() - cpu, verdicts
+    wall = time.perf_counter() - start
+    print(f"  {executor.name:>5}: {wall:6.2f} s  (load average before: {load:.1f})", flush=True)
+    return wall, own_cpu_seconds() - cpu, verdicts
 
 
 def same(a: list[Verdict], b: list[Verdict]) -> int:
@@ -75,7 +81,7 @@ def same(a: list[Verdict], b: list[Verdict]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2, help="passes per executor; the best counts")
+    parser.add_argument("--rounds", type=int, default=3, help="passes per executor; the best counts")
     parser.add_argument("--limit", type=int, default=None, help="only the first N programs")
     parser.add_argument("--repairs", action="store_true", help="the repairs too, not only first programs")
     args = parser.parse_args()
@@ -84,14 +90,15 @@ def main() -> None:
     print(f"{len(programs):,} programs from {SAMPLE.name}; {cores} cores, "
           f"{slots_for(cores)} sandbox slots per machine")
 
-    with LocalExecutor(workers=slots_for(cores)) as local:
-        local_runs = [timed(local, programs) for _ in range(args.rounds)]
-
     start = time.perf_counter()
-    with RayExecutor() as on_ray:
+    with RayExecutor() as on_ray, LocalExecutor(workers=slots_for(cores)) as local:
         ray_start = time.perf_counter() - start
-        ray_runs = [timed(on_ray, programs) for _ in range(args.rounds)]
+        local_runs, ray_runs = [], []
+        for _ in range(args.rounds):
+            local_runs.append(timed(local, programs))
+            ray_runs.append(timed(on_ray, programs))
         slots = on_ray.slots
+        calls, items = on_ray.calls / args.rounds, on_ray.items / args.rounds
 
     t_local, t_ray = min(r[0] for r in local_runs), min(r[0] for r in ray_runs)
     core_seconds = t_local * cores / len(programs)
@@ -100,6 +107,8 @@ def main() -> None:
     print(f"local: {', '.join(f'{r[0]:.2f}' for r in local_runs)} s")
     print(f"ray:   {', '.join(f'{r[0]:.2f}' for r in ray_runs)} s  ({slots} slots; starting "
           f"the local Ray instance and its actor took {ray_start:.1f} s, not counted)")
+    print(f"ray: {len(programs) / calls:.1f} programs per actor call, "
+          f"{len(programs) / items:.1f} verdicts per item of the actor's stream")
     print(f"verdicts that differ between the executors: {differ} of {len(programs):,}")
     print(f"ratio ray / local: {t_ray / t_local:.2f}x (target <= 1.30x)")
     print(f"cost per program: {1000 * t_local / len(programs):.1f} ms wall here, "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,3 +19,17 @@ def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     for var in ("REPAIR_TUI_DB", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
         monkeypatch.delenv(var, raising=False)
     yield data
+
+
+@pytest.fixture(scope="session")
+def ray_instance() -> Iterator[Any]:
+    """A local Ray instance with two CPUs, one per test session (each start costs
+    seconds); every ray executor made during the session joins it."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

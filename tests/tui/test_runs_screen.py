@@ -31,7 +31,7 @@ async def test_runs_table_shows_every_column(tmp_path: Path) -> None:
         assert row == {
             "name": "demo", "dataset": "apps", "model": "sim", "feedback": "sim-strong",
             "policy": "3/1 separate", "tasks": "5", "solved": "2 (40%)", "programs": "12",
-            "repairs": "8", "tokens": "2,160", "isolation": "namespaces+rlimits",
+            "repairs": "8", "tokens": "2,160", "executor": "local", "isolation": "namespaces+rlimits",
             "status": "finished", "created": "2025-03-01 10:22",
         }
         assert screen.sub_title == "Runs in demo.db"

@@ -36,7 +36,8 @@ async def settle(pilot: Pilot[None]) -> None:
 
 def test_runs_screen(snap_compare: Callable[..., bool], tmp_path: Path) -> None:
     """Two runs in the table with every column: name, dataset, models, np/nfr mode, tasks,
-    solved with share, programs, repairs, tokens, isolation, status (coloured), created;
+    solved with share, programs, repairs, tokens, executor (local), isolation, status
+    (coloured), created;
     the footer shows Open run, Help and Quit."""
     assert snap_compare(app_on(tmp_path), terminal_size=SIZE, run_before=settle)
 

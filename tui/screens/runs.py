@@ -25,7 +25,8 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("name", "Name", False), ("dataset", "Dataset", False), ("model", "Code model", False),
     ("feedback", "Feedback model", False), ("policy", "np/nfr mode", False),
     ("tasks", "Tasks", True), ("solved", "Solved", True), ("programs", "Programs", True),
-    ("repairs", "Repairs", True), ("tokens", "Tokens", True), ("isolation", "Isolation", False),
+    ("repairs", "Repairs", True), ("tokens", "Tokens", True), ("executor", "Executor", False),
+    ("isolation", "Isolation", False),
     ("status", "Status", False), ("created", "Created", False),
 )
 
@@ -47,7 +48,7 @@ def run_cells(s: RunSummary) -> dict[str, Text]:
         "name": s.name, "dataset": s.dataset, "model": s.model + (" (sim)" if s.simulated and not s.model.startswith("sim") else ""),
         "feedback": s.feedback_model or "= code model", "policy": f"{s.np}/{s.nfr} {s.mode}",
         "tasks": f"{s.tasks:,}", "solved": f"{s.solved:,}{share}", "programs": f"{s.programs:,}",
-        "repairs": f"{s.repairs:,}", "tokens": f"{s.tokens:,}",
+        "repairs": f"{s.repairs:,}", "tokens": f"{s.tokens:,}", "executor": s.executor,
         "isolation": s.isolation.split(" (")[0], "status": s.status,
         "created": s.created_utc[:16].replace("T", " "),
     }

@@ -6,8 +6,15 @@ calls; this module only counts free slots. Each actor's sandbox has ``slots_for(
 CPUs)`` slots, and a program waits for a free slot before it is sent: no more programs
 are in flight than the cluster's sandboxes can run, and nothing queues without bound.
 
-Faults: a program whose actor or node dies is sent again to another actor (its
-verdict comes back once, so it is stored once). A poll of the cluster's nodes starts
+Batches: the programs that get slots of one actor close together go to it in one
+actor call, and each actor sends every verdict back on one long-lived stream (a Ray
+generator), what finished together in one item. A batch goes at once if the actor's
+last one left more than ``batch_window`` ago, else when that much time has passed; the
+stream's items are as far apart. So a quiet run waits for nothing, and a busy one pays
+Ray's cost per message for several programs at a time.
+
+Faults: the programs of an actor or node that dies and that have no verdict yet are
+sent again to another actor (each verdict comes back once, so it is stored once). A poll of the cluster's nodes starts
 actors on nodes that join and drops those of nodes that leave. An actor that dies on
 a live node is replaced (a few times per node).
 
@@ -20,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import threading
 from collections import Counter
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from repair_tui.core.engine.executors.base import Executor, slots_for
@@ -39,6 +47,8 @@ log = logging.getLogger("repair_tui.executor")
 INSTALL_HINT = "the ray executor needs Ray, which is not installed: pip install 'repair-tui[ray]'"
 REPLACEMENTS_PER_NODE = 3  # actors started on one node before it is left alone
 ATTEMPTS_PER_PROGRAM = 5  # actors tried for one program before the run fails
+BATCH_WINDOW = 0.01  # seconds between two batches, or two stream items, of one actor
+LOST: dict[str, Any] = {"lost": True}  # the reply of a program whose actor died first
 T = TypeVar("T")
 
 
@@ -63,6 +73,21 @@ class _Holder:
     host: str = ""
     ready: bool = False
     alive: bool = True
+    outbox: list[_Job] = field(default_factory=list)  # have a slot, not sent yet
+    flush: asyncio.TimerHandle | None = None
+    last_flush: float = 0.0
+    sent: dict[int, _Job] = field(default_factory=dict)  # sent, no verdict yet
+
+
+@dataclass(eq=False)
+class _Job:
+    """One program on its way to an actor; ``reply`` is set once, by the batch's reader."""
+
+    key: int
+    program: str
+    tests: dict[str, Any]
+    limits: dict[str, Any] | None
+    reply: asyncio.Future[dict[str, Any]]
 
 
 class RayExecutor(Executor):  # type: ignore[misc]
@@ -73,13 +98,14 @@ class RayExecutor(Executor):  # type: ignore[misc]
 
     def __init__(self, address: str | None = None, *, limits: Limits | None = None,
                  workers_per_node: int | None = None, poll_seconds: float = 1.0,
-                 start_timeout: float = 120.0) -> None:
+                 start_timeout: float = 120.0, batch_window: float = BATCH_WINDOW) -> None:
         self._ray = ray = import_ray()
         self.address = address
         self.limits = limits or Limits()
         self.workers_per_node = workers_per_node
         self.poll_seconds = poll_seconds
         self.start_timeout = start_timeout
+        self.batch_window = batch_window
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             self._init_ray(address)
@@ -87,11 +113,15 @@ class RayExecutor(Executor):  # type: ignore[misc]
         self._actor_class = ray.remote(_holder_class())
         self._holders: dict[str, _Holder] = {}
         self._started: Counter[str] = Counter()
-        self._free: asyncio.Queue[_Holder] | None = None
+        self._free: asyncio.Queue[_Holder | None] | None = None
         self._broken: str | None = None
+        self._keys = itertools.count()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.in_flight = 0
         self.peak_in_flight = 0  # the most programs ever in flight at once
         self.resent = 0  # programs sent again after their actor or node died
+        self.calls = 0  # actor calls that carried programs (a batch is one)
+        self.items = 0  # items read from the actors' streams of verdicts
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ray-executor", daemon=True)
         self._thread.start()
@@ -146,6 +176,10 @@ class RayExecutor(Executor):  # type: ignore[misc]
             self._poller.cancel()
         for holder in list(self._holders.values()):
             self._drop(holder, None)
+        tasks = list(self._tasks)
+        for task in tasks:  # the streams' readers and the batches' watchers
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
@@ -174,6 +208,8 @@ class RayExecutor(Executor):  # type: ignore[misc]
         if not self._holders and self._started and all(
                 self._started[n] >= REPLACEMENTS_PER_NODE for n in alive):
             self._broken = "every Ray node's sandbox actor died repeatedly"
+            assert self._free is not None
+            self._free.put_nowait(None)  # wakes the programs waiting for a slot
 
     def _spawn(self, node: str, cpus: int) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -186,7 +222,7 @@ class RayExecutor(Executor):  # type: ignore[misc]
         holder = _Holder(node, actor, cpus)
         self._holders[node] = holder
         self._started[node] += 1
-        asyncio.get_running_loop().create_task(self._ready(holder))
+        self._background(self._ready(holder))
 
     async def _ready(self, holder: _Holder) -> None:
         try:
@@ -200,9 +236,16 @@ class RayExecutor(Executor):  # type: ignore[misc]
         holder.ready = True
         log.info("ray executor: node %s (%s) runs %d programs at once; %s",
                  holder.node[:12], holder.host, holder.workers, holder.isolation)
+        self._background(self._read(holder))
         assert self._free is not None
         for _ in range(holder.workers):
             self._free.put_nowait(holder)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the loop, holding the task (the loop keeps only weak ones)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _drop(self, holder: _Holder, reason: str | None) -> None:
         """Forget a node's actor: its free slots are skipped, its programs sent again."""
@@ -258,49 +301,105 @@ class RayExecutor(Executor):  # type: ignore[misc]
         while True:
             if self._broken:
                 raise SandboxError(f"the ray executor cannot run programs: {self._broken}")
-            try:
-                holder = await asyncio.wait_for(self._free.get(), self.poll_seconds)
-            except TimeoutError:
-                continue
-            if holder.alive:
+            holder = await self._free.get()
+            if holder is None:  # the executor broke: pass the wake-up on to the next waiter
+                self._free.put_nowait(None)
+            elif holder.alive:
                 return holder
 
     async def _run(self, program: str, tests: dict[str, Any], limits: Limits | None) -> Verdict:
         sent_limits = dataclasses.asdict(limits) if limits is not None else None
+        loop = asyncio.get_running_loop()
         for _ in range(ATTEMPTS_PER_PROGRAM):
             holder = await self._take()
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            ref = holder.actor.run.remote(program, tests, sent_limits)
-            try:
-                reply = await ref
-            except asyncio.CancelledError:
-                # The program still runs on its node: keep the slot until it ends.
-                asyncio.get_running_loop().create_task(self._release_after(holder, ref))
-                raise
-            except self._exceptions as exc:
-                self.in_flight -= 1
+            job = _Job(next(self._keys), program, tests, sent_limits, loop.create_future())
+            self._send(holder, job)
+            # Cancelled: the program may still run on its node; its slot comes back with its verdict.
+            reply = await job.reply
+            if reply is LOST:
                 self.resent += 1
-                self._drop(holder, f"lost while running a program ({type(exc).__name__})")
                 continue
-            except Exception as exc:
-                self._release(holder)
-                raise SandboxError(f"the sandbox on Ray node {holder.node[:12]} failed: {exc}") from None
-            self._release(holder)
+            if "error" in reply:
+                raise SandboxError(f"the sandbox on Ray node {holder.node[:12]} failed: {reply['error']}")
             verdict = Verdict.from_dict(reply["verdict"])
-            return dataclasses.replace(verdict, extra={**verdict.extra, "ray_node": reply["node"]})
+            return dataclasses.replace(verdict, extra={**verdict.extra, "ray_node": holder.node})
         raise SandboxError(f"a program was lost with {ATTEMPTS_PER_PROGRAM} Ray actors in turn")
 
-    def _release(self, holder: _Holder) -> None:
+    def _send(self, holder: _Holder, job: _Job) -> None:
+        """Put a program with a slot of ``holder`` in its next batch."""
+        holder.outbox.append(job)
+        if holder.flush is None:
+            loop = asyncio.get_running_loop()
+            wait = max(0.0, holder.last_flush + self.batch_window - loop.time())
+            holder.flush = loop.call_later(wait, self._flush, holder)
+
+    def _flush(self, holder: _Holder) -> None:
+        """Send the holder's waiting programs in one actor call."""
+        holder.flush, holder.last_flush = None, asyncio.get_running_loop().time()
+        jobs, holder.outbox = holder.outbox, []
+        for job in jobs:
+            if job.reply.done():  # cancelled before it was sent: its slot is free again
+                self._release(holder)
+        jobs = [job for job in jobs if not job.reply.done()]
+        if not jobs:
+            return
+        if not holder.alive:  # dropped since the slots were taken: send them elsewhere
+            for job in jobs:
+                job.reply.set_result(LOST)
+            return
+        self.in_flight += len(jobs)
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        holder.sent.update((job.key, job) for job in jobs)
+        self.calls += 1
+        ref = holder.actor.submit.remote([(j.key, j.program, j.tests, j.limits) for j in jobs])
+        self._background(self._submitted(holder, jobs, ref))
+
+    async def _submitted(self, holder: _Holder, jobs: list[_Job], ref: Any) -> None:
+        """Watch a batch's call: a lost actor is the stream's to handle; any other failure
+        fails that batch's programs."""
+        try:
+            await ref
+        except self._exceptions as exc:
+            self._lose(holder, f"lost while taking programs ({type(exc).__name__})")
+        except Exception as exc:
+            for job in jobs:
+                if holder.sent.pop(job.key, None) is not None:
+                    self._finish(holder, job, {"error": f"{type(exc).__name__}: {exc}"})
+
+    async def _read(self, holder: _Holder) -> None:
+        """Hand each verdict on the actor's stream to its program, for the actor's life."""
+        try:
+            async for ref in holder.actor.verdicts.remote(self.batch_window):
+                self.items += 1
+                for key, reply in await ref:
+                    job = holder.sent.pop(key, None)
+                    if job is not None:
+                        self._finish(holder, job, reply)
+            reason = "its stream of verdicts ended"
+        except Exception as exc:
+            reason = f"lost while running programs ({type(exc).__name__})"
+        self._lose(holder, reason)
+
+    def _lose(self, holder: _Holder, reason: str) -> None:
+        """Drop the holder; its programs without a verdict go to other actors (only
+        those: nothing comes back twice)."""
+        self._drop(holder, reason)
+        lost, holder.sent = list(holder.sent.values()), {}
+        for job in lost:
+            self.in_flight -= 1
+            if not job.reply.done():
+                job.reply.set_result(LOST)
+
+    def _finish(self, holder: _Holder, job: _Job, reply: dict[str, Any]) -> None:
         self.in_flight -= 1
+        self._release(holder)
+        if not job.reply.done():  # not cancelled meanwhile
+            job.reply.set_result(reply)
+
+    def _release(self, holder: _Holder) -> None:
         if holder.alive:
             assert self._free is not None
             self._free.put_nowait(holder)
-
-    async def _release_after(self, holder: _Holder, ref: Any) -> None:
-        with contextlib.suppress(Exception):
-            await ref
-        self._release(holder)
 
 
 def _retryable(ray: Any) -> tuple[type[BaseException], ...]:
