@@ -96,6 +96,7 @@ def screen_numbers(screen: CompareScreen) -> dict[str, Any]:
         "tasks": [s.tasks for s in c.runs],
         "differences": [p.differences for p in c.pairs],
         "outcomes": [p.outcomes for p in c.pairs],
+        "shown": [str(screen.query_one(f"#compare-{part}").render()) for part in ("head", "chart")],
     }
 
 

@@ -90,11 +90,13 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-tasks", DataTable).focus()
 
     def _head(self, c: Comparison) -> None:
+        from repair_tui.core.estimate.costs import format_dollars
+
         head = Text(f"{len(c.runs[0].tasks)} shared tasks · ")
         for i, s in enumerate(c.runs):
             cost = s.cost
             prompt = "?" if cost.prompt is None else f"{cost.prompt:,}"
-            dollars = "" if cost.dollars is None else f" ${cost.dollars:,.2f}"
+            dollars = "" if cost.dollars is None else f" {format_dollars(cost.dollars)}"
             head.append(("  " if i else "") + visible(s.name, keep_newlines=False), "bold")
             head.append(f": prompt {prompt} + completion {cost.completion:,} tok{dollars}")
         for note in c.notes:
