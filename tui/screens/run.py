@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 ANY = "*"  # the difficulty Select's "any difficulty" value
 SEARCH_HITS = 200  # at most this many matches in the list that enter opens
+MIN_FULL_TEXT = 3  # letters typed before the table's filter also reads feedback and code
 ESTIMATOR_MODES = ("batch", "dfs", "bfs")
 
 
@@ -247,8 +248,8 @@ class RunScreen(Screen[None]):
         from repair_tui.core.store.search import literal_query
 
         query = literal_query(text)
-        if not query:
-            return set()
+        if sum(c.isalnum() for c in text) < MIN_FULL_TEXT:
+            return set()  # one or two letters as a prefix match nearly every node: slow, useless
         try:
             return self.repair_app.store.matching_tasks(self.run_id, query)
         except UserError:
