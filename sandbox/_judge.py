@@ -63,26 +63,25 @@ def start(server_pid: int) -> Judge:
 class Judges:
     """One judge per slot, started with the server and replaced when stuck or gone.
 
-    Their sockets are in the server's poll set (``slot_of``); ``on_readable`` reads them.
+    Their sockets are not in the server's poll set: a judge's messages (``idle``, or
+    EOF if it died) are read only when the server needs to know, at the end of the
+    slot's test and before the next, so judging costs the server no extra wakeup.
     """
 
-    def __init__(self, slots: int, server_pid: int, poller: Any) -> None:
+    def __init__(self, slots: int, server_pid: int) -> None:
         self.server_pid = server_pid
-        self.poller = poller
         self.by_slot: list[Judge | None] = [None] * slots
         self.slot_of: dict[int, int] = {}  # socket fd -> slot
 
     def _start(self, slot: int) -> Judge:
         judge = self.by_slot[slot] = start(self.server_pid)
         self.slot_of[judge.fileno()] = slot
-        self.poller.register(judge.fileno(), select.POLLIN)
         return judge
 
     def _drop(self, slot: int) -> None:
         judge = self.by_slot[slot]
         if judge is not None:
             self.slot_of.pop(judge.fileno(), None)
-            self.poller.unregister(judge.fileno())
             judge.kill()
             self.by_slot[slot] = None
 
@@ -110,11 +109,12 @@ class Judges:
         judge.busy = True
 
     def on_readable(self, fd: int) -> None:
-        """Read a judge's messages; a judge that is gone is forgotten (and reaped)."""
+        """Read a judge's messages if there are any (never blocks); a judge that is gone
+        is forgotten (and reaped)."""
         slot = self.slot_of[fd]
         judge = self.by_slot[slot]
         assert judge is not None
-        ready = select.poll()  # the event may be stale: its fd may be a new judge's by now
+        ready = select.poll()
         ready.register(fd, select.POLLIN)
         if not ready.poll(0):
             return

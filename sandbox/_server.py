@@ -222,7 +222,7 @@ class Server:
         self.poller = select.poll()
         self.reader = P.FrameReader()
         self.closing = False
-        self.judges = _judge.Judges(workers, os.getpid(), self.poller)
+        self.judges = _judge.Judges(workers, os.getpid())
 
     def serve(self) -> None:
         """Run until the caller closes stdin (or asks to shut down) and all tests ended."""
@@ -235,8 +235,6 @@ class Server:
                     self._read_requests()
                 elif fd == self.link.sock.fileno():
                     self._from_zygote()
-                elif fd in self.judges.slot_of:
-                    self.judges.on_readable(fd)
                 elif fd in self.by_fd:
                     program = self.by_fd[fd]
                     self._guard(program, self._on_test_event, fd)
