@@ -4,7 +4,8 @@ Line 1 is a header ``{"format": "repair-tui-run", "version": 2, "run": {...}}`` 
 run's name, status, isolation, timestamps and configuration. Then one line per record,
 each with a ``type``: every ``task`` (in order), every ``exploration`` (numbered 1, 2...
 in the file), every ``call`` (by insertion), every ``node`` (by insertion, so parents
-come first). A call or node made by an exploration names it in ``exploration`` (null:
+come first), then every re-execution (``execution``: ``node_key``, ``exploration``,
+the verdict and ``results``). A call or node made by an exploration names it in ``exploration`` (null:
 the run's sample); a version-1 file has no explorations, so importing one sorts its
 nodes as the database migration does (``core.store.migrations.legacy_explorations``). Nodes and calls refer to each other by
 key (``parent_key``, ``call_key``), never by database id; an executed program carries
@@ -67,6 +68,14 @@ def export_jsonl(store: Store, run: Run, out: TextIO) -> int:
         tests = results.take(node.id)
         out.write(dump_line({**_node_dict(node, node_keys, call_keys, tests),
                              "exploration": number[node.exploration_id]}))
+        lines += 1
+    for key, ex in store.iter_executions(run.id):
+        out.write(dump_line({
+            "type": "execution", "node_key": key, "exploration": number[ex.exploration_id],
+            "passed": ex.passed, "fault": ex.fault, "error_message": ex.error_message,
+            "isolation": ex.isolation, "executed_utc": ex.executed_utc, "duration": ex.duration,
+            "extra": ex.extra, "results": [_result_dict(r) for r in ex.results],
+        }))
         lines += 1
     return lines
 
@@ -217,9 +226,11 @@ class _Reader:
                 self.node(run_id, obj)
             elif kind == "exploration":
                 self.exploration(run_id, obj)
+            elif kind == "execution":
+                self.execution(run_id, obj)
             else:
                 raise self.fail(
-                    f"unknown record type {describe(kind)} (task, exploration, call or node)")
+                    f"unknown record type {describe(kind)} (task, exploration, call, node or execution)")
         except (ValueError, TypeError, KeyError) as exc:
             raise self.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
 
@@ -248,6 +259,14 @@ class _Reader:
             params=self.get(obj, "params", dict, optional=True, default={}),
             created_utc=self.get(obj, "created_utc", str, optional=True))
         self.explorations[number] = made.id
+
+    def execution(self, run_id: int, obj: dict[str, Any]) -> None:
+        key = self.get(obj, "node_key", str)
+        node = self.store.get_node_by_key(run_id, key)
+        if node is None:
+            raise self.fail(f"execution of {key!r}: no earlier node line has that key")
+        verdict, executed = self.verdict(obj)
+        self.store.record_execution(node.id, verdict, self.exploration_id(obj), executed)
 
     def exploration_id(self, obj: dict[str, Any]) -> int | None:
         number = self.get(obj, "exploration", int, optional=True)

@@ -14,8 +14,8 @@ which the sample's numbers use, and a later verdict that differs makes it flaky.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from repair_tui.core.errors import UserError
@@ -67,6 +67,7 @@ class Execution:
     executed_utc: str
     duration: float | None
     results: tuple[TestResult, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # mypy cannot follow the editable repair_tui mapping, so the base class looks like Any.
@@ -152,7 +153,8 @@ class ExplorationStore(StoreBase):  # type: ignore[misc]
     # --- executions -------------------------------------------------------------------
 
     def record_execution(
-        self, node_id: int, verdict: Verdict, exploration_id: int | None
+        self, node_id: int, verdict: Verdict, exploration_id: int | None,
+        executed_utc: str | None = None,
     ) -> Execution:
         """Keep one more execution of a stored, executed program (its first verdict stays
         on the node). The node's ``seq`` moves so live views see it may now be flaky."""
@@ -165,7 +167,8 @@ class ExplorationStore(StoreBase):  # type: ignore[misc]
                 "isolation, executed_utc, duration, extra_json, results_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (node_id, exploration_id, int(verdict.passed), verdict.fault,
-                 verdict.error_message, verdict.isolation, now_utc(), verdict.duration,
+                 verdict.error_message, verdict.isolation, executed_utc or now_utc(),
+                 verdict.duration,
                  dumps(verdict.extra), dumps([_result_dict(r) for r in verdict.results])),
             )
             conn.execute("UPDATE nodes SET seq = ? WHERE id = ?", (self._next_seq(), node_id))
@@ -179,6 +182,15 @@ class ExplorationStore(StoreBase):  # type: ignore[misc]
         if only is not None:
             sql, params = sql + " AND id = ?", (node_id, only)
         return [_row_to_execution(r) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def iter_executions(self, run_id: int) -> Iterator[tuple[str, Execution]]:
+        """(program key, execution) for every re-execution of a run, oldest first."""
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        sql = ("SELECT e.*, n.key AS node_key FROM executions e JOIN nodes n ON n.id = e.node_id "
+               "WHERE n.run_id = ? ORDER BY e.id")
+        for row in cur.execute(sql, (run_id,)):
+            yield row["node_key"], _row_to_execution(row)
 
     def flaky_ids(self, run_id: int, task_id: str | None = None) -> set[int]:
         """Programs of a run (or one task) whose verdict changed between executions."""
@@ -216,7 +228,7 @@ def _row_to_execution(row: sqlite3.Row) -> Execution:
                      passed=bool(row["passed"]), fault=row["fault"],
                      error_message=row["error_message"], isolation=row["isolation"],
                      executed_utc=row["executed_utc"], duration=row["duration"],
-                     results=results)
+                     results=results, extra=loads(row["extra_json"], {}))
 
 
 

@@ -113,6 +113,9 @@ async def test_jsonl_round_trip_keeps_the_marks(
     assert [json.loads(line) for line in again.getvalue().splitlines()[1:]] == strip
     assert store.frozen_tasks(copy.id) == before["frozen"]
     assert len(store.explorations(copy.id)) == len(store.explorations(engine.run.id))
+    (kept,) = [e for _, e in store.iter_executions(copy.id)]  # the re-execution came along
+    (orig,) = [e for _, e in store.iter_executions(engine.run.id)]
+    assert (kept.passed, kept.fault, kept.results) == (orig.passed, orig.fault, orig.results)
 
 
 async def test_a_version_1_export_is_sorted_like_the_migration(
@@ -125,7 +128,7 @@ async def test_a_version_1_export_is_sorted_like_the_migration(
     lines[0]["version"] = 1
     old = [lines[0]] + [
         {k: v for k, v in line.items() if k != "exploration"}
-        for line in lines[1:] if line["type"] != "exploration"
+        for line in lines[1:] if line["type"] not in ("exploration", "execution")
     ]
     path = tmp_path / "v1.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in old))
