@@ -378,6 +378,9 @@ class Server:
         if program.check_fd >= 0:  # assert style: the slot's judge runs the check
             slot = program.slot
             test.spawn(self.link, lambda token, fds: self.judges.assign(slot, token, fds), program.check_fd)
+            judge = self.judges.by_slot[slot]
+            if judge is not None:  # its work for this test counts as the test's
+                test.set_helper(judge.pid, _runqueue_wait(self.conf.proc_fd, judge.pid))
         else:
             test.spawn(self.link)
         for fd in test.fds:
@@ -466,14 +469,18 @@ class Server:
         if test.kill_reason is not None:
             return
         if now >= test.wall_deadline:
-            waited = _runqueue_wait(self.conf.proc_fd, test.pid) - test.wait_credit
-            if waited > CPU_CHECK_MIN and now < test.wall_ceiling:
-                # time it spent waiting for a CPU is the machine's load, not its own
-                test.wait_credit += waited
-                test.wall_deadline += waited
+            # The backstop counts only time the test spent neither running (its CPU-time
+            # limit covers that) nor waiting for a CPU (the machine's load, not its own).
+            busy = test.cpu_used() + _runqueue_wait(self.conf.proc_fd, test.pid)
+            if test.helper_pid > 0:
+                busy += _runqueue_wait(self.conf.proc_fd, test.helper_pid) - test.helper_wait_base
+            progress = busy - test.wait_credit
+            if progress > CPU_CHECK_MIN and now < test.wall_ceiling:
+                test.wait_credit = busy
+                test.wall_deadline += progress
             else:
                 test.kill("timeout:wall")
-        elif now >= test.next_cpu_check and test.pid > 0:
+        elif now >= test.next_cpu_check and (test.pid > 0 or test.helper_pid > 0):
             used = test.cpu_used()
             if used >= test.limits.per_test:
                 test.kill("timeout:cpu")

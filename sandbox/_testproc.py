@@ -50,7 +50,10 @@ class TestProcess:
         self.limits = _jail.RunLimits(job["limits"])
         self.start = start
         self.wall_deadline = start + self.limits.wall  # the backstop for sleeping or blocked tests
-        self.wait_credit = 0.0  # seconds added to it for waiting on a busy machine's CPUs
+        self.wait_credit = 0.0  # CPU + runqueue seconds already added to the backstop
+        self.helper_pid = -1  # see set_helper
+        self.helper_base = 0.0
+        self.helper_wait_base = 0.0
         # ... but never past this: a test starved of CPU by others still ends
         self.wall_ceiling = start + max(WALL_CEILING * self.limits.per_test, self.limits.wall)
         # the first CPU-time check: no test can use its limit sooner, even on every core
@@ -110,9 +113,20 @@ class TestProcess:
             os.set_blocking(r, False)
             self.fds[r] = name
 
+    def set_helper(self, pid: int, wait_base: float) -> None:
+        """A process outside the test that works for it (the slot's judge): its CPU time
+        and its waits for a CPU (from ``wait_base`` on) count as the test's."""
+        self.helper_pid = pid
+        self.helper_base = _proc_cpu(self.conf.proc_fd, pid)
+        self.helper_wait_base = wait_base
+
     def spawned(self, pid: int, pidfd: int) -> None:
-        """The zygote forked it: its pid and a pidfd to signal it by."""
+        """The zygote forked it: its pid and a pidfd to signal it by. Its wall-clock
+        backstop starts now: time the forking took on a busy machine is not its own."""
         self.pid, self.pidfd = pid, pidfd
+        now = time.monotonic()
+        self.wall_deadline = now + self.limits.wall
+        self.wall_ceiling = now + max(WALL_CEILING * self.limits.per_test, self.limits.wall)
         if self.kill_reason is not None:  # killed before we knew it
             reason, self.kill_reason = self.kill_reason, None
             self.kill(reason)
@@ -139,11 +153,12 @@ class TestProcess:
     def cpu_used(self) -> float:
         """CPU seconds the test's processes used so far: its cgroup's count, or the sum
         over its live process tree read from the host's /proc."""
+        helper = _proc_cpu(self.conf.proc_fd, self.helper_pid) - self.helper_base if self.helper_pid > 0 else 0.0
         if self.conf.cgroups is not None:
-            return float(self.conf.cgroups.cpu_seconds(self.slot)) - self.cpu_base
+            return float(self.conf.cgroups.cpu_seconds(self.slot)) - self.cpu_base + helper
         if self.conf.proc_fd is None or self.pid <= 0:
-            return 0.0
-        return _tree_cpu(self.conf.proc_fd, self.pid)
+            return helper
+        return _tree_cpu(self.conf.proc_fd, self.pid) + helper
 
     def kill(self, reason: str, hard: bool = False) -> None:
         """Stop the test now; ``reason`` is recorded (timeout:cpu, timeout:wall,
@@ -240,6 +255,22 @@ def parse_report(data: bytes, token: str) -> tuple[dict[str, Any] | None, str | 
     if not isinstance(report, dict) or report.pop("token", None) != token:
         return None, "forged data on the result channel"
     return report, None
+
+
+def _proc_cpu(proc_fd: int | None, pid: int) -> float:
+    """user + system seconds of one process (its own threads), from /proc/<pid>/stat."""
+    if proc_fd is None or pid <= 0:
+        return 0.0
+    try:
+        fd = os.open(f"{pid}/stat", os.O_RDONLY, dir_fd=proc_fd)
+        try:
+            stat = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _tree_cpu(proc_fd: int, pid: int) -> float:

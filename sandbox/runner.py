@@ -35,6 +35,7 @@ SIMULATE_ENV = "REPAIR_TUI_SANDBOX_SIMULATE_NO_NAMESPACES"  # tests: pretend uns
 # Benchmarks: turn layers off or on, e.g. "no-seccomp,no-cgroup,netns-per-test".
 LAYERS_ENV = "REPAIR_TUI_SANDBOX_LAYERS"
 LAYER_OPTIONS = ("no-seccomp", "no-cgroup", "netns-per-test")
+WATCH_INTERVAL = 5.0  # seconds between checks that a waited-for program's reader is alive
 STALE_DIR = "/tmp"  # where servers make their dirs (they run with no TMPDIR)
 STALE_AGE = 30.0  # seconds: a younger unlocked dir may be one whose owner is about to lock it
 SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -59,6 +60,7 @@ class _Pending:
         self.started = time.monotonic()
         self.error: str | None = None  # reported by the program's runner
         self.server: object = None  # the server process it was sent to
+        self.reader: threading.Thread | None = None  # the thread that completes it
 
 
 class Sandbox:
@@ -87,6 +89,7 @@ class Sandbox:
         self._cgroups: list[str] = []  # the server's cgroup dirs (removed after it exits)
         self._uids: list[int] | None = None  # first and last uid its programs run as
         self._base_fd: int | None = None  # holds a shared flock on the dir while we live
+        self._reader: threading.Thread | None = None
         self._start()
 
     # -- server lifecycle -------------------------------------------------------
@@ -121,8 +124,9 @@ class Sandbox:
             level = logging.WARNING if self.isolation == "auto" else logging.INFO
             log.log(level, "sandbox: Linux namespaces not in use: %s", self._description)
         self._outbox = queue.Queue()
-        threading.Thread(target=self._read_loop, args=(proc, self._outbox), name="sandbox-reader",
-                         daemon=True).start()
+        self._reader = threading.Thread(target=self._read_loop, args=(proc, self._outbox),
+                                        name="sandbox-reader", daemon=True)
+        self._reader.start()
         threading.Thread(target=self._write_loop, args=(proc, self._outbox), name="sandbox-writer",
                          daemon=True).start()
         threading.Thread(target=self._stderr_loop, args=(proc,), name="sandbox-stderr", daemon=True).start()
@@ -176,14 +180,25 @@ class Sandbox:
                 self._start()  # the server died (see _read_loop): start a fresh one
             pending = _Pending(next(self._ids), program, spec, limits)
             pending.server = self._proc
+            pending.reader = self._reader
             self._pending[pending.job_id] = pending
             outbox = self._outbox
         outbox.put(P.encode({"op": "run", "job": _job(pending)}))
         return pending
 
     def wait(self, pending: _Pending) -> Verdict:
-        """Block until the program's verdict is ready."""
-        pending.done.wait()
+        """Block until the program's verdict is ready.
+
+        Never forever: should the reader thread that completes it be gone (it is not
+        meant to end while its server runs), the program fails with a SandboxError
+        result instead.
+        """
+        while not pending.done.wait(WATCH_INTERVAL):
+            reader = pending.reader
+            if reader is not None and not reader.is_alive() and not pending.done.is_set():
+                with self._lock:
+                    self._pending.pop(pending.job_id, None)
+                self._complete(pending, error="the sandbox stopped reading results")
         assert pending.verdict is not None
         return pending.verdict
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from repair_tui.sandbox import Limits, Sandbox, Status
 from sandbox_helpers import (
+    FAST,
     assert_host_unharmed,
     cgroup_in_force,
     filter_in_force,
@@ -889,3 +890,15 @@ def test_a_check_stuck_in_its_own_loop_times_out_and_the_next_program_is_judged(
     assert status(verdict) is Status.TIMEOUT
     for _ in range(3):  # both slots
         assert any_sandbox.run("def f(x):\n    return x * x\n", SQUARE).passed
+
+
+def test_without_the_filter_each_test_has_its_own_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where no seccomp binding is found, namespace mode gives each test its own network
+    # namespace: an abstract Unix socket is then seen by no other program.
+    monkeypatch.setenv("REPAIR_TUI_SANDBOX_LAYERS", "no-seccomp")
+    with Sandbox(limits=FAST, workers=2) as box:
+        if not namespaces_available(box):
+            pytest.skip("needs namespaces")
+        assert "+netns-per-test" in box.isolation_description
+        assert "no seccomp: turned off" in box.isolation_description
+        test_programs_running_at_once_cannot_talk_over_abstract_unix_sockets(box)

@@ -193,3 +193,21 @@ def test_random_is_seeded_the_same_in_every_test_so_verdicts_are_reproducible(is
                          for _ in range(2))
     assert first.results[0].got == second.results[0].got
     assert first.results[0].got is not None and first.results[0].got.startswith("0.844421851525")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_caller_never_waits_forever_even_if_its_reader_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reader is built never to end while its server runs; if it did anyway (here an
+    # exception that no handler catches), a waiting caller gets a failed verdict.
+    from repair_tui.sandbox import runner
+
+    monkeypatch.setattr(runner, "WATCH_INTERVAL", 0.05)
+
+    def dying(self: Sandbox, msg: dict) -> None:
+        raise SystemExit("reader gone")
+
+    with Sandbox(limits=FAST, workers=1) as box:
+        monkeypatch.setattr(Sandbox, "_on_frame", dying)
+        verdict = box.run("print(input())", ECHO)
+    assert not verdict.passed
+    assert "stopped reading results" in (verdict.extra.get("sandbox_error") or "")
