@@ -191,7 +191,7 @@ async def bench(args: argparse.Namespace, url: str, db: Path) -> dict[str, Any]:
                        np=args.np, nfr=args.nfr, mode=args.mode, limit=args.limit,
                        concurrency=args.concurrency, seed=args.seed)
     calls, sandbox_m, sqlite_m = Meter(), Meter(), Meter()
-    client = OpenAIModel("sim", base_url=url, concurrency=args.concurrency)
+    client = OpenAIModel("sim", base_url=url, concurrency=args.concurrency, transport=args.transport)
     model = TimedModel(client, calls)
     models: dict[str, ChatModel] = {"sim": model}
     sandbox = TimedSandbox(sandbox_m, workers=run_workers())
@@ -290,6 +290,8 @@ def main() -> int:
     p.add_argument("--latency", type=float, default=0.2)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--transport", default="sdk", choices=("sdk", "lean"),
+                   help="the openai SDK (the default everywhere) or the opt-in lean HTTP client")
     p.add_argument("--profile", metavar="FILE", help="write a cProfile of the run (event loop thread CPU time) to FILE")
     p.add_argument("--nodelay", action="store_true",
                    help="serve-sim with TCP_NODELAY (see NODELAY_SERVER)")

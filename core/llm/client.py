@@ -10,10 +10,11 @@ Retries are ours (the SDK's are off): exponential backoff with jitter on 429, 40
 bounded by ``max_retries``. Everything the user can fix (key, model name, server
 address) raises a one-line `ModelError`.
 
-Requests to a plain ``http://`` server (a local vLLM, Ollama, serve-sim) go through
-`core.llm.http.LeanHTTP` unless a proxy is configured: the SDK's own CPU per request
-is larger than the rest of a call's work in the engine. ``transport="sdk"`` forces the
-SDK; https endpoints always use it.
+Requests go through the ``openai`` SDK. For a plain ``http://`` server (a local vLLM,
+Ollama, serve-sim) with no proxy configured, ``transport="lean"`` (or
+``REPAIR_TUI_HTTP_CLIENT=lean`` in the environment) sends them through
+`core.llm.http.LeanHTTP` instead, whose CPU per request is a fifth of the SDK's; it is
+opt-in because the SDK is what every OpenAI-compatible server is tested against.
 """
 
 from __future__ import annotations
@@ -155,8 +156,10 @@ class OpenAIModel:
 
         if transport == "lean" and not lean_usable(self.base_url, {}):
             raise ValueError(f"the lean transport needs a plain http:// URL, not {self.base_url!r}")
+        # auto: the SDK, unless the environment asks for the lean client and it can serve.
+        wanted = os.environ.get("REPAIR_TUI_HTTP_CLIENT", "").strip().lower() == "lean"
         self.lean = transport == "lean" or (
-            transport == "auto" and lean_usable(self.base_url, dict(os.environ)))
+            transport == "auto" and wanted and lean_usable(self.base_url, dict(os.environ)))
 
     def _bind(self) -> tuple[Any, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()

@@ -108,3 +108,16 @@ def test_validated_bodies() -> None:
 def test_one_line_messages() -> None:
     assert llm._one_line("a\n  b\tc") == "a b c"
     assert len(llm._one_line("x" * 500)) == 200
+
+
+def test_the_openai_sdk_is_the_default_and_the_lean_client_is_opt_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REPAIR_TUI_HTTP_CLIENT", raising=False)
+    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1").lean
+    monkeypatch.setenv("REPAIR_TUI_HTTP_CLIENT", "lean")
+    assert OpenAIModel("m", base_url="http://127.0.0.1:1/v1").lean
+    assert not OpenAIModel("m", base_url="https://api.example.com/v1").lean
+    assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1", transport="sdk").lean
