@@ -20,7 +20,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
+from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported, SamplesLoading
 from repair_tui.tui.untrusted import visible
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -57,11 +57,13 @@ def sample_name(path: Path) -> str:
     return stem
 
 
-def load_sample_runs(store: Store, folder: Traversable | Path) -> list[str]:
+def load_sample_runs(store: Store, folder: Traversable | Path,
+                     progress: Callable[[int, int, str], object] | None = None) -> list[str]:
     """Import every ``*.jsonl.gz`` in ``folder`` into ``store``; returns the names loaded.
 
     Files are read in name order, never written. A name already in the database is
-    skipped, so loading twice adds nothing.
+    skipped, so loading twice adds nothing. ``progress(done, total, name)`` hears of
+    each file before it is read (and once more at the end, with an empty name).
     """
     from repair_tui.core.formats.files import import_run
 
@@ -70,13 +72,17 @@ def load_sample_runs(store: Store, folder: Traversable | Path) -> list[str]:
         (e for e in _entries(folder) if e.name.endswith(SAMPLE_SUFFIX) and e.is_file()),
         key=lambda e: e.name,
     )
-    for entry in entries:
+    for done, entry in enumerate(entries):
         # A package folder may live in a zip: as_file gives a real path for the importer.
         with as_file(entry) as path:
             name = sample_name(Path(path))
+            if progress is not None:
+                progress(done, len(entries), name)
             if store.find_run(name) is None:
                 import_run(store, path, name)
                 loaded.append(name)
+    if progress is not None:
+        progress(len(entries), len(entries), "")
     return loaded
 
 
@@ -130,6 +136,8 @@ class RepairApp(App[None]):
         self._sandboxes: list[Any] = []  # made by sandbox_factory: ours to close
         self._version = -1
         self.loaded_samples: list[str] = []
+        # (files done, files in all, file being read) while sample runs import; else None
+        self.sample_progress: tuple[int, int, str] | None = None
         self.action_log: list[LogEntry] = []  # every notice and action, oldest first
 
     def notify(
@@ -213,6 +221,7 @@ class RepairApp(App[None]):
         from repair_tui.core.store.connection import resolve_db_path
 
         folder = self.samples if self.samples is not None else bundled_samples()
+        self._sample_progress(0, 0, "")  # the Runs screen says so from its first paint
         if isinstance(resolve_db_path(self.store_path), Path):
             self._load_samples_in_thread(folder)
         else:  # an in-memory database is private to this connection
@@ -226,14 +235,24 @@ class RepairApp(App[None]):
 
         try:
             with Store.open(self.store_path) as store:
-                names = load_sample_runs(store, folder)
+                names = load_sample_runs(
+                    store, folder, lambda *step: self.call_from_thread(
+                        self._sample_progress, *step))
         except UserError as exc:
+            self.call_from_thread(self._sample_progress, None)
             self.call_from_thread(self.notify, f"Sample runs not loaded: {exc}",
                                   severity="error")
             return
         self.call_from_thread(self._samples_loaded, names)
 
+    def _sample_progress(self, done: int | None, total: int = 0, name: str = "") -> None:
+        """Tell the screens how far the sample import is (None: it stopped)."""
+        self.sample_progress = None if done is None else (done, total, name)
+        for screen in self.screen_stack:
+            screen.post_message(SamplesLoading(self.sample_progress))
+
     def _samples_loaded(self, names: list[str]) -> None:
+        self._sample_progress(None)
         self.loaded_samples = names
         if names:
             self.notify(f"Loaded {len(names)} sample run(s) into the empty database: "

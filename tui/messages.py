@@ -34,3 +34,11 @@ class ActionStarted(Message):
     def __init__(self, label: str) -> None:
         super().__init__()
         self.label = label
+
+
+class SamplesLoading(Message):
+    """The bundled sample runs are importing into an empty database (progress None: done)."""
+
+    def __init__(self, progress: tuple[int, int, str] | None) -> None:
+        super().__init__()
+        self.progress = progress  # (files done, files in all, the file being read)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from repair_tui.core.errors import UserError
@@ -118,7 +119,16 @@ class StoreReads(StoreBase):  # type: ignore[misc]
             ORDER BY r.id
             """
         )
-        return [summary_from_row(row) for row in rows]
+        return [replace(summary_from_row(row), attempted=self._attempted(row["id"]))
+                for row in rows]
+
+    def _attempted(self, run_id: int) -> int:
+        """Tasks of a run's sample that have a verdict and no work left (as ``run_totals``)."""
+        count = 0
+        for r in self._rows(_task_counts("sample"), (run_id, self._open_depth(run_id, "sample"))):
+            won = bool(r["programs_passed"] or r["repairs_passed"])
+            count += bool(r["executed"]) and (won or not r["open"])
+        return count
 
     def task_rows(self, run_id: int, scope: str = "sample") -> list[TaskRow]:
         """A run's tasks in order, each with its counts in ``scope`` (no node texts read).

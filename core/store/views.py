@@ -44,6 +44,9 @@ class RunSummary:
     simulated: bool
     created_utc: str
     executor: str = "local"  # where its programs ran last: local | ray
+    # Tasks with a verdict and no work left on them: "solved" is a share of these, as in
+    # the app's tallies (a task still being worked on is not attempted yet).
+    attempted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

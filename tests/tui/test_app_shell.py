@@ -175,3 +175,40 @@ async def test_default_samples_come_from_the_package(tmp_path: Path) -> None:
         await pilot.pause()
         assert len(app.store.run_names()) == len(shipped)
         assert len(app.loaded_samples) == len(shipped)
+
+
+async def test_first_launch_shows_progress_while_samples_import(tmp_path: Path) -> None:
+    from repair_tui.tui.messages import SamplesLoading
+    from textual.widgets import ProgressBar, Static
+
+    folder = make_samples(tmp_path, "he-sim", "apps-sim")
+    seen: list[object] = []
+    app = RepairApp(tmp_path / "fresh.db", samples=folder)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = app.screen
+        # From its first paint the screen says the samples are coming, not "No runs".
+        first = [m.progress for m in seen if isinstance(m, SamplesLoading)]
+        assert first and first[0] == (0, 0, "")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        steps = [m.progress for m in seen if isinstance(m, SamplesLoading)]
+        names = list(dict.fromkeys(p[2] for p in steps if p is not None and p[2]))
+        assert names == ["apps-sim", "he-sim"]
+        assert (2, 2, "") in steps and steps[-1] is None
+        assert screen.query_one("#runs-loading", ProgressBar).display is False
+        assert "No runs" in str(screen.query_one("#runs-empty", Static).content)  # reset
+
+
+async def test_progress_text_names_the_file_being_read(tmp_path: Path) -> None:
+    from repair_tui.tui.messages import SamplesLoading
+    from textual.widgets import ProgressBar, Static
+
+    app = RepairApp(make_db(tmp_path / "d.db"), load_samples=False, poll_interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.post_message(SamplesLoading((1, 3, "humaneval-sim-joint")))
+        await pilot.pause()
+        text = str(screen.query_one("#runs-empty", Static).content)
+        assert "Importing the bundled sample runs" in text and "(2 of 3: humaneval-sim-joint)" in text
+        bar = screen.query_one("#runs-loading", ProgressBar)
+        assert bar.display and bar.total == 3 and bar.progress == 1

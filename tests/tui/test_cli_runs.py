@@ -41,7 +41,7 @@ def test_runs_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     make_run(db)
     assert main(["runs", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    for text in ("demo", "humaneval", "sim", "2/1 joint", "1 50%", "1,234", "rlimits", "finished"):
+    for text in ("demo", "humaneval", "sim", "2/1 joint", "1/1 100%", "1,234", "rlimits", "finished"):
         assert text in out
     assert "no namespaces" not in out  # the reason is in --json, not in the table
     assert main(["--db", str(db), "runs", "--json"]) == 0  # --db before the command counts too
@@ -72,7 +72,7 @@ def test_export_and_import_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "as run 'copy'" in capsys.readouterr().out
     assert main(["import", str(DATA / "paper_apps.jsonl"), "--db", str(db), "--name", "apps",
                  "--model", "gpt-4"]) == 0
-    assert "2 tasks, 3 programs, 3 repairs, 1 solved" in capsys.readouterr().out
+    assert "2 tasks, 3 programs, 3 repairs, 1 of 2 attempted tasks solved" in capsys.readouterr().out
     main(["runs", "--db", str(db), "--json"])
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["copy"]["tokens"] == rows["demo"]["tokens"] == 1234

@@ -30,7 +30,7 @@ async def test_runs_table_shows_every_column(tmp_path: Path) -> None:
         row = {key: cell(table, 1, key) for key, _, _ in COLUMNS}
         assert row == {
             "name": "demo", "dataset": "apps", "model": "sim", "feedback": "sim-strong",
-            "policy": "3/1 separate", "tasks": "5", "solved": "2 (40%)", "programs": "12",
+            "policy": "3/1 separate", "tasks": "5", "solved": "2/4 (50%)", "programs": "12",
             "repairs": "8", "tokens": "2,160", "executor": "local", "isolation": "namespaces+rlimits",
             "status": "finished", "created": "2025-03-01 10:22",
         }
@@ -55,7 +55,7 @@ async def test_runs_table_follows_another_writer(tmp_path: Path) -> None:
         assert app.poll_data()
         await pilot.pause()
         assert cell(table, run.id, "programs") == "13"
-        assert cell(table, run.id, "solved") == "3 (60%)"
+        assert cell(table, run.id, "solved") == "3/5 (60%)"
         assert cell(table, run.id, "status") == "finished"
         assert table.cursor_row == 0  # an update keeps the user's place
         with Store.open(db) as writer:
@@ -135,3 +135,33 @@ async def test_delete_and_rename_a_run_with_confirmation(tmp_path: Path) -> None
         assert any("must be non-empty" in m for m in
                    [n.message for n in app._notifications])  # refused, named
         assert app.store.run_names() == ["demo"]
+
+
+async def test_status_first_details_and_sorting(tmp_path: Path) -> None:
+    """At 80 columns the name, status and solved share are in view; the line under the
+    table has the full isolation; s sorts by created, name and solved share."""
+    from repair_tui.tui.screens.runs import COLUMNS
+
+    db = make_db(tmp_path / "demo.db", "zeta", "alpha")
+    with Store.open(db) as writer:
+        Writer(writer, 2).program("apps/test/0005", 0, True)  # alpha solves one more
+    app = RepairApp(db, load_samples=False, poll_interval=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        table = screen.query_one(RunTable)
+        keys = [k for k, _, _ in COLUMNS]
+        assert keys[:3] == ["name", "status", "solved"]
+        first = sum(c.get_render_width(table) for c in table.ordered_columns[:3])
+        assert first <= 80  # name, status and solved are in view
+        details = screen.query_one("#runs-detail").content.plain  # type: ignore[attr-defined]
+        assert "zeta" in details and "isolation namespaces+rlimits" in details
+        order = lambda: [table.get_row_at(i)[0].plain for i in range(table.row_count)]  # noqa: E731
+        assert order() == ["zeta", "alpha"]  # created (then id)
+        await pilot.press("s")
+        assert order() == ["alpha", "zeta"]  # name
+        await pilot.press("s")
+        assert order() == ["alpha", "zeta"]  # solved share: alpha 3/5 before zeta 2/4
+        await pilot.press("j")
+        assert "zeta" in screen.query_one("#runs-detail").content.plain  # type: ignore[attr-defined]
+        await pilot.press("s")
+        assert order() == ["zeta", "alpha"] and table.cursor_row == 0  # the cursor follows

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         label = store.label
     print(
         f"imported {args.file} as run {run.name!r} in {label}: {totals.tasks} tasks, "
-        f"{totals.programs} programs, {totals.repairs} repairs, {totals.solved} solved "
+        f"{totals.programs} programs, {totals.repairs} repairs, {totals.solved} of "
+        f"{totals.attempted} attempted tasks solved "
         f"(status {run.status})"
     )
     return 0

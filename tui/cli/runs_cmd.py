@@ -118,7 +118,7 @@ _STATUS_STYLE = {
 # Columns in display order with their priority (1 = dropped last on a narrow terminal).
 _COLUMNS: tuple[tuple[str, int, str], ...] = (
     ("Name", 1, "left"), ("Dataset", 6, "left"), ("Models", 4, "left"),
-    ("np/nfr mode", 5, "left"), ("Tasks", 2, "right"), ("Solved", 1, "right"),
+    ("np/nfr mode", 5, "left"), ("Tasks", 2, "right"), ("Solved/att.", 1, "right"),
     ("Programs", 8, "right"), ("Repairs", 9, "right"), ("Prompt tok", 12, "right"),
     ("Completion tok", 7, "right"), ("Cost", 8, "right"), ("Executor", 13, "left"),
     ("Isolation", 11, "left"), ("Status", 3, "left"), ("Created", 10, "left"),
@@ -126,13 +126,13 @@ _COLUMNS: tuple[tuple[str, int, str], ...] = (
 
 
 def _cells(s: Any, cost: Any) -> list[str]:
-    share = f" {100 * s.solved / s.tasks:.0f}%" if s.tasks else ""
+    share = f" {100 * s.solved / s.attempted:.0f}%" if s.attempted else ""
     from rich.markup import escape
 
     prompt = "" if cost.prompt is None else f"{cost.prompt:,}"
     return [escape(visible(cell, keep_newlines=False)) for cell in (
         s.name, s.dataset, s.models, f"{s.np}/{s.nfr} {s.mode}",
-        str(s.tasks), f"{s.solved}{share}", f"{s.programs:,}", f"{s.repairs:,}", prompt,
+        str(s.tasks), f"{s.solved}/{s.attempted}{share}", f"{s.programs:,}", f"{s.repairs:,}", prompt,
         f"{cost.completion:,}", money(cost.dollars), s.executor, short_isolation(s.isolation), s.status,
         s.created_utc[:10],
     )]

@@ -1,4 +1,10 @@
-"""The Runs screen: a live table of every run in the database; Enter opens one."""
+"""The Runs screen: a live table of every run in the database; Enter opens one.
+
+The columns come most important first (name, status, solved), so a narrow terminal
+cuts the least useful; the line under the table holds the selected run's full
+details (the sandbox's whole isolation text among them). ``s`` sorts by created,
+name or solved share.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.core.errors import UserError
-from repair_tui.tui.messages import DataChanged
+from repair_tui.tui.cli.runs_cmd import short_isolation
+from repair_tui.tui.messages import DataChanged, SamplesLoading
 from repair_tui.tui.untrusted import visible
 from repair_tui.tui.widgets.footer import QuietFooter
 from rich.text import Text
@@ -14,21 +21,25 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
 if TYPE_CHECKING:
     from repair_tui.core.store.views import RunSummary
     from repair_tui.tui.app import RepairApp
 
-# (column key, label, right-aligned)
+# (column key, label, right-aligned), most important first: at 80 columns the name,
+# status, solved share, tasks and models are in view.
 COLUMNS: tuple[tuple[str, str, bool], ...] = (
-    ("name", "Name", False), ("dataset", "Dataset", False), ("model", "Code model", False),
+    ("name", "Name", False), ("status", "Status", False), ("solved", "Solved/att.", True),
+    ("tasks", "Tasks", True), ("dataset", "Dataset", False), ("model", "Code model", False),
     ("feedback", "Feedback model", False), ("policy", "np/nfr mode", False),
-    ("tasks", "Tasks", True), ("solved", "Solved", True), ("programs", "Programs", True),
-    ("repairs", "Repairs", True), ("tokens", "Tokens", True), ("executor", "Executor", False),
+    ("tokens", "Tokens", True), ("programs", "Programs", True), ("repairs", "Repairs", True),
+    ("created", "Created", False), ("executor", "Executor", False),
     ("isolation", "Isolation", False),
-    ("status", "Status", False), ("created", "Created", False),
 )
+
+# Sort orders the s key cycles through: name shown, and the key of a summary.
+SORTS: dict[str, str] = {"created": "created", "name": "name", "solved": "solved share"}
 
 STATUS_STYLE = {
     "running": "bold yellow", "finished": "green", "interrupted": "magenta", "failed": "red",
@@ -41,15 +52,40 @@ EMPTY = (
 )
 
 
+def sort_key(order: str, s: RunSummary) -> tuple[Any, ...]:
+    """Where a run goes in ``order``: created (oldest first), name, solved (best first)."""
+    if order == "name":
+        return (s.name.casefold(), s.id)
+    if order == "solved":
+        share = s.solved / s.attempted if s.attempted else -1.0
+        return (-share, -s.solved, s.id)
+    return (s.created_utc, s.id)
+
+
+def run_details(s: RunSummary) -> Text:
+    """The selected run in full: what the table shortens or leaves out at this width."""
+    models = s.model + (f" (feedback: {s.feedback_model})" if s.feedback_model else "")
+    share = f" ({100 * s.solved / s.attempted:.1f}%)" if s.attempted else ""
+    text = Text()
+    text.append(visible(s.name, keep_newlines=False), "bold")
+    text.append(visible(f" · {s.status} · {s.dataset} · {models} · np {s.np} nfr {s.nfr} "
+                        f"{s.mode} depth {s.depth} · solved {s.solved} of {s.attempted} "
+                        f"attempted{share}, {s.tasks} tasks · {s.programs:,} programs, "
+                        f"{s.repairs:,} repairs, {s.tokens:,} tokens", keep_newlines=False))
+    text.append("\n" + visible(f"isolation {s.isolation} · executor {s.executor} · created "
+                               f"{s.created_utc.replace('T', ' ')}", keep_newlines=False), "dim")
+    return text
+
+
 def run_cells(s: RunSummary) -> dict[str, Text]:
     """The table cells of one run, by column key."""
-    share = f" ({100 * s.solved / s.tasks:.0f}%)" if s.tasks else ""
+    share = f" ({100 * s.solved / s.attempted:.0f}%)" if s.attempted else ""
     text = {
         "name": s.name, "dataset": s.dataset, "model": s.model + (" (sim)" if s.simulated and not s.model.startswith("sim") else ""),
         "feedback": s.feedback_model or "= code model", "policy": f"{s.np}/{s.nfr} {s.mode}",
-        "tasks": f"{s.tasks:,}", "solved": f"{s.solved:,}{share}", "programs": f"{s.programs:,}",
-        "repairs": f"{s.repairs:,}", "tokens": f"{s.tokens:,}", "executor": s.executor,
-        "isolation": s.isolation.split(" (")[0], "status": s.status,
+        "tasks": f"{s.tasks:,}", "solved": f"{s.solved:,}/{s.attempted:,}{share}",
+        "programs": f"{s.programs:,}", "repairs": f"{s.repairs:,}", "tokens": f"{s.tokens:,}",
+        "executor": s.executor, "isolation": short_isolation(s.isolation), "status": s.status,
         "created": s.created_utc[:16].replace("T", " "),
     }
     right = {key for key, _, r in COLUMNS if r}
@@ -80,6 +116,8 @@ class RunsScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "reload", "Reload", id="runs.reload", show=False,
                 tooltip="Read the runs again now (it happens by itself every half second)"),
+        Binding("s", "cycle_sort", "Sort", id="runs.sort",
+                tooltip="Sort the runs by created, name or solved share"),
         Binding("space", "toggle_mark", "Mark", id="runs.mark",
                 tooltip="Mark or unmark the selected run for comparing"),
         Binding("c", "compare", "Compare", id="runs.compare",
@@ -94,6 +132,7 @@ class RunsScreen(Screen[None]):
         super().__init__()
         self.summaries: dict[int, RunSummary] = {}
         self.marked: list[int] = []  # run ids marked for comparing, in marking order
+        self.sort_by = "created"
 
     @property
     def repair_app(self) -> RepairApp:
@@ -102,13 +141,16 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(EMPTY, id="runs-empty")
+        yield ProgressBar(id="runs-loading", show_eta=False)
         yield RunTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="runs-detail")
         yield QuietFooter()
 
     def on_mount(self) -> None:
         # The file name only: the full path is in `repair-tui runs`, and it keeps
         # screenshots of the same database alike wherever it lives.
         self.sub_title = f"Runs in {Path(self.repair_app.store.label).name}"
+        self.show_loading(SamplesLoading(getattr(self.repair_app, "sample_progress", None)))
         table = self.query_one(RunTable)
         for key, label, right in COLUMNS:
             table.add_column(Text(label, justify="right" if right else "left"), key=key)
@@ -123,29 +165,74 @@ class RunsScreen(Screen[None]):
     def refresh_on_change(self) -> None:
         self.refresh_runs()
 
+    @on(SamplesLoading)
+    def show_loading(self, message: SamplesLoading) -> None:
+        """While the sample runs import into an empty database, say so with a bar."""
+        bar = self.query_one("#runs-loading", ProgressBar)
+        bar.display = message.progress is not None
+        empty = self.query_one("#runs-empty", Static)
+        if message.progress is None:
+            empty.update(EMPTY)
+            return
+        done, total, name = message.progress
+        if total:
+            bar.update(total=total, progress=done)
+        step = f" ({done + 1} of {total}: {visible(name, keep_newlines=False)})" if name else ""
+        empty.update(f"Importing the bundled sample runs into this empty database{step}. "
+                     "They appear here as each one is stored.")
+
     def refresh_runs(self) -> None:
-        """Re-read the runs and update only the cells that changed."""
+        """Re-read the runs; update only the cells that changed, unless the order moved."""
         table = self.query_one(RunTable)
         fresh = {s.id: s for s in self.repair_app.store.list_runs()}
-        for gone in set(self.summaries) - set(fresh):
-            table.remove_row(str(gone))
-            if gone in self.marked:
-                self.marked.remove(gone)
-        for run_id, summary in fresh.items():
-            old = self.summaries.get(run_id)
-            if old == summary:
-                continue
-            cells = run_cells(summary)
-            if old is None:
-                table.add_row(*(cells[k] for k, _, _ in COLUMNS), key=str(run_id))
-                continue
-            before = run_cells(old)
-            for key, _, _ in COLUMNS:
-                if cells[key] != before[key]:
-                    table.update_cell(str(run_id), key, cells[key], update_width=True)
+        self.marked = [m for m in self.marked if m in fresh]
+        order = [str(s.id) for s in sorted(fresh.values(), key=lambda s: sort_key(self.sort_by, s))]
+        if [row.key.value for row in table.ordered_rows] != order:
+            self._rebuild(fresh, order)
+        else:
+            for run_id, summary in fresh.items():
+                old = self.summaries.get(run_id)
+                if old == summary:
+                    continue
+                cells, before = self._cells(summary), self._cells(old) if old else {}
+                for key, _, _ in COLUMNS:
+                    if cells[key] != before.get(key):
+                        table.update_cell(str(run_id), key, cells[key], update_width=True)
         self.summaries = fresh
         self.query_one("#runs-empty").display = not fresh
         table.display = bool(fresh)
+        self.query_one("#runs-detail").display = bool(fresh)
+        self.show_details()
+
+    def _cells(self, summary: RunSummary) -> dict[str, Text]:
+        cells = run_cells(summary)
+        cells["name"] = self._name_cell(summary)
+        return cells
+
+    def _rebuild(self, fresh: dict[int, RunSummary], order: list[str]) -> None:
+        table = self.query_one(RunTable)
+        keep = self.selected_run_id()
+        table.clear()
+        for key in order:
+            cells = self._cells(fresh[int(key)])
+            table.add_row(*(cells[k] for k, _, _ in COLUMNS), key=key)
+        if keep is not None and str(keep) in order:
+            table.move_cursor(row=order.index(str(keep)), animate=False)
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def show_details(self) -> None:
+        """The selected run's full details under the table."""
+        run_id = self.selected_run_id()
+        summary = self.summaries.get(run_id) if run_id is not None else None
+        self.query_one("#runs-detail", Static).update(
+            run_details(summary) if summary is not None else "")
+
+    def action_cycle_sort(self) -> None:
+        """Sort by the next order: created, name, solved share."""
+        orders = list(SORTS)
+        self.sort_by = orders[(orders.index(self.sort_by) + 1) % len(orders)]
+        self.notify(f"runs sorted by {SORTS[self.sort_by]}", timeout=2)
+        self.refresh_runs()
 
     def action_toggle_mark(self) -> None:
         """Mark or unmark the run under the cursor for comparing (a ✓ before its name)."""
