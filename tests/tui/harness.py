@@ -155,10 +155,19 @@ async def settle(pilot: Pilot[None], *, rounds: int = 50) -> None:
                 not w.is_finished for w in app.workers):
             break
         await pilot.pause(SETTLE)
+    await pilot.pause()  # the screen's AUTO_FOCUS lands after its first refresh
     for screen in app.screen_stack:
         for widget in screen.query("Input, TextArea"):
             if isinstance(widget, Input | TextArea):
                 widget.cursor_blink = False
+                # Pausing the blink keeps whatever phase it was in (or hides the cursor
+                # if focus came later): show it exactly when the widget has focus.
+                widget._cursor_visible = widget.has_focus
+                if isinstance(widget, TextArea):
+                    # Its line cache is keyed without focus when the blink is off: a line
+                    # drawn before focus arrived would be reused, cursor-less.
+                    widget._line_cache.clear()
+                widget.refresh()
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()

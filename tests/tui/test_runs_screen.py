@@ -156,7 +156,9 @@ async def test_status_first_details_and_sorting(tmp_path: Path) -> None:
         details = screen.query_one("#runs-detail").content.plain  # type: ignore[attr-defined]
         assert "zeta" in details and "isolation namespaces+rlimits" in details
         order = lambda: [table.get_row_at(i)[0].plain for i in range(table.row_count)]  # noqa: E731
-        assert order() == ["zeta", "alpha"]  # created (then id)
+        assert order() == ["zeta", "alpha"]  # added
+        await pilot.press("s")
+        assert order() == ["zeta", "alpha"]  # created (the same moment here, then added)
         await pilot.press("s")
         assert order() == ["alpha", "zeta"]  # name
         await pilot.press("s")

@@ -107,6 +107,9 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         self.run_record = self.host.store.get_run_by_id(self.run_id)
         self.query_one("#annotate-progress").display = False
         self.load_next()
+        # Focus now rather than through AUTO_FOCUS, which lands a refresh later: a person
+        # (or a test) typing at once reaches the editor.
+        self.query_one(FeedbackArea).focus()
 
     # --- the queue ----------------------------------------------------------------
 

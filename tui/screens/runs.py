@@ -2,8 +2,8 @@
 
 The columns come most important first (name, status, solved), so a narrow terminal
 cuts the least useful; the line under the table holds the selected run's full
-details (the sandbox's whole isolation text among them). ``s`` sorts by created,
-name or solved share.
+details (the sandbox's whole isolation text among them). ``s`` sorts by when runs
+were added, created, name or solved share.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
 )
 
 # Sort orders the s key cycles through: name shown, and the key of a summary.
-SORTS: dict[str, str] = {"created": "created", "name": "name", "solved": "solved share"}
+SORTS: dict[str, str] = {"added": "the order they were added", "created": "created",
+                         "name": "name", "solved": "solved share"}
 
 STATUS_STYLE = {
     "running": "bold yellow", "finished": "green", "interrupted": "magenta", "failed": "red",
@@ -53,7 +54,10 @@ EMPTY = (
 
 
 def sort_key(order: str, s: RunSummary) -> tuple[Any, ...]:
-    """Where a run goes in ``order``: created (oldest first), name, solved (best first)."""
+    """Where a run goes in ``order``: added to this database, created (an import keeps
+    its original time; oldest first), name, or solved share (best first)."""
+    if order == "added":
+        return (s.id,)
     if order == "name":
         return (s.name.casefold(), s.id)
     if order == "solved":
@@ -117,7 +121,7 @@ class RunsScreen(Screen[None]):
         Binding("r", "reload", "Reload", id="runs.reload", show=False,
                 tooltip="Read the runs again now (it happens by itself every half second)"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort",
-                tooltip="Sort the runs by created, name or solved share"),
+                tooltip="Sort the runs by when they were added, created, name or solved share"),
         Binding("space", "toggle_mark", "Mark", id="runs.mark",
                 tooltip="Mark or unmark the selected run for comparing"),
         Binding("c", "compare", "Compare", id="runs.compare",
@@ -132,7 +136,7 @@ class RunsScreen(Screen[None]):
         super().__init__()
         self.summaries: dict[int, RunSummary] = {}
         self.marked: list[int] = []  # run ids marked for comparing, in marking order
-        self.sort_by = "created"
+        self.sort_by = "added"
 
     @property
     def repair_app(self) -> RepairApp:
@@ -228,7 +232,7 @@ class RunsScreen(Screen[None]):
             run_details(summary) if summary is not None else "")
 
     def action_cycle_sort(self) -> None:
-        """Sort by the next order: created, name, solved share."""
+        """Sort by the next order: added, created, name, solved share."""
         orders = list(SORTS)
         self.sort_by = orders[(orders.index(self.sort_by) + 1) % len(orders)]
         self.notify(f"runs sorted by {SORTS[self.sort_by]}", timeout=2)
