@@ -350,3 +350,36 @@ def test_app_prices_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     good.write_text("[models.sim]\ninput_per_mtok = 1\noutput_per_mtok = 1\n")
     assert main(["--db", str(db), "--prices", str(good), "runs", "--json"]) == 0  # before a command too
     assert '"unpriced_models": []' in capsys.readouterr().out
+
+
+async def test_sort_key_header_click_and_chart_toggle(tmp_path: Path) -> None:
+    from repair_tui.tui.app import RepairApp
+    from repair_tui.tui.widgets.task_table import TaskTable
+    from test_app_data import make_db
+
+    app = RepairApp(make_db(tmp_path / "d.db"), load_samples=False, poll_interval=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one(TaskTable)
+        assert "difficulty" in table.keys  # APPS tasks have one
+        ids = lambda: list(table.rows_shown)  # noqa: E731
+        by_position = ids()
+        await pilot.press("s")  # next column after task: difficulty
+        assert table.sort_column == "difficulty"
+        table.post_message(TaskTable.SortAsked("tokens"))
+        await pilot.pause()
+        rows = {r.task_id: r for r in app.store.task_rows(1)}
+        tokens = [rows[t].tokens for t in ids()]
+        assert tokens == sorted(tokens, reverse=True) and table.sort_reverse
+        table.post_message(TaskTable.SortAsked("task"))
+        await pilot.pause()
+        assert ids() == by_position
+        middle = app.screen.query_one("#run-middle")
+        before = table.size.height
+        await pilot.press("g")
+        await pilot.pause()
+        assert middle.display is False and table.size.height > before
+        await pilot.press("g")
+        assert middle.display is True

@@ -149,3 +149,33 @@ def test_tree_labels_mark_explorations_and_flaky_programs() -> None:
     assert node_label(r).plain.endswith("◇ explored")
     assert tree_tallies([p0, h, r]) == ("sample 0/1 programs, 0/0 repairs pass · "
                                         "explored 1/1 repairs pass")
+
+
+def test_y_ticks_are_round_and_never_adjacent() -> None:
+    from repair_tui.tui.widgets.chart import y_ticks
+
+    ticks = y_ticks(1.0, 14)
+    assert sorted(round(v, 2) for v in ticks.values()) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    rows = sorted(ticks)
+    assert all(b - a >= 2 for a, b in zip(rows, rows[1:], strict=False))
+    assert len(y_ticks(1.0, 14)) > 3  # more than top, middle and bottom
+    assert set(y_ticks(0.6, 3).values()) == {0.0, 0.6}
+
+
+def test_task_rows_sort_by_any_column_and_hide_empty_difficulty() -> None:
+    from repair_tui.core.store.views import TaskRow
+    from repair_tui.tui.widgets.task_table import COLUMNS, SORT_KEYS, shown_columns, sort_rows
+
+    def row(i: int, tokens: int, difficulty: str | None = None) -> TaskRow:
+        return TaskRow(task_id=f"t{i}", position=i, difficulty=difficulty, title=f"T{i}",
+                       programs=1, programs_passed=i % 2, repairs=0, repairs_passed=0,
+                       pending=0, feedback=0, tokens=tokens, attempted=True,
+                       solved=bool(i % 2), solved_by_repair=False, has_human_feedback=False)
+
+    rows = [row(0, 30), row(1, 10), row(2, 20)]
+    assert set(SORT_KEYS) == {k for k, _, _ in COLUMNS}
+    assert [r.task_id for r in sort_rows(rows, "tokens")] == ["t1", "t2", "t0"]
+    assert [r.task_id for r in sort_rows(rows, "tokens", reverse=True)] == ["t0", "t2", "t1"]
+    assert [r.task_id for r in sort_rows(rows, "status")][0] == "t1"  # solved first
+    assert "difficulty" not in shown_columns(rows)  # HumanEval: no difficulty at all
+    assert "difficulty" in shown_columns([*rows, row(3, 5, "interview")])

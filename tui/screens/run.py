@@ -90,6 +90,11 @@ class RunScreen(Screen[None]):
                 tooltip="Search tasks by id, spec, feedback or code; enter lists the matches"),
         Binding("m", "cycle_mode", "Estimator mode", id="run.mode",
                 tooltip="pass@t in batch, dfs or bfs mode"),
+        Binding("s", "cycle_sort", "Sort", id="run.sort",
+                tooltip="Sort the tasks by the next column (a click on a header sorts by it; "
+                        "again: reversed)"),
+        Binding("g", "toggle_chart", "Chart", id="run.toggle_chart",
+                tooltip="Hide or show the chart, heat map and origins (room for the tasks)"),
     ]
 
     class Estimated(Message):
@@ -383,6 +388,27 @@ class RunScreen(Screen[None]):
             self.query_one(TaskTable).focus()
             return
         self.dismiss()
+
+    def action_cycle_sort(self) -> None:
+        """Sort the task table by its next column."""
+        table = self.query_one(TaskTable)
+        keys = table.keys
+        column = keys[(keys.index(table.sort_column) + 1) % len(keys)] \
+            if table.sort_column in keys else keys[0]
+        table.sort_by(column, self._shown_rows())
+        self.notify(f"tasks sorted by {column}", timeout=2)
+
+    @on(TaskTable.SortAsked)
+    def sort_tasks(self, message: TaskTable.SortAsked) -> None:
+        self.query_one(TaskTable).sort_by(message.column, self._shown_rows())
+
+    def _shown_rows(self) -> list[TaskRow]:
+        return list(self.query_one(TaskTable).rows_shown.values())
+
+    def action_toggle_chart(self) -> None:
+        """Hide or show the chart panel, giving its rows to the task table."""
+        middle = self.query_one("#run-middle")
+        middle.display = not middle.display
 
     def action_annotate(self) -> None:
         """Open the annotation queue: the tasks the filters show, or the whole run."""

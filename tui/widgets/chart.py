@@ -83,6 +83,24 @@ def _legend(grid: Grid) -> Text:
     return legend
 
 
+def y_ticks(y_max: float, rows: int) -> dict[int, float]:
+    """Row -> value of the y-axis labels: 0, the top, and round steps between them (5, 10,
+    20, 25 or 50 points), as many as fit with a free row between two labels."""
+    most = max(1, (rows - 1) // 2)
+    parts = 1
+    for step in (0.05, 0.1, 0.2, 0.25, 0.5):
+        count = y_max / step
+        if abs(count - round(count)) < 1e-9 and round(count) <= most:
+            parts = round(count)
+            break
+    ticks: dict[int, float] = {}
+    for i in range(parts + 1):
+        value = y_max * i / parts
+        row = round((1.0 - value / y_max) * (rows - 1))
+        ticks.setdefault(row, value)
+    return ticks
+
+
 def draw_chart(grid: Grid | None, width: int, height: int) -> Text:
     """The chart as ``height`` lines of ``width`` cells (fewer if too small to plot)."""
     plot_w, plot_h = width - Y_LABEL_WIDTH - 1, height - 3
@@ -119,7 +137,7 @@ def draw_chart(grid: Grid | None, width: int, height: int) -> Text:
     legend = _legend(grid)
     legend.truncate(width, overflow="ellipsis")  # one line, or the axes fall off the bottom
     lines = [legend]
-    labels = {0: y_max, plot_h // 2: y_max / 2, plot_h - 1: 0.0}
+    labels = y_ticks(y_max, plot_h)
     for r in range(plot_h):
         label = f"{100 * labels[r]:.0f}%" if r in labels else ""
         line = Text(label.rjust(Y_LABEL_WIDTH), AXIS_STYLE)

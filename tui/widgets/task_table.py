@@ -7,12 +7,13 @@ when the same tasks are listed, so a live run does not reset the cursor or scrol
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.untrusted import visible
 from rich.text import Text
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
 if TYPE_CHECKING:
@@ -33,6 +34,29 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("feedback", "Feedback", True), ("tokens", "Tokens", True), ("title", "Spec", False),
 )
 TITLE_WIDTH = 60
+
+# How each column sorts (the s key and a click on its header): a value per row.
+SORT_KEYS: dict[str, Callable[[TaskRow], Any]] = {
+    "task": lambda r: r.position,
+    "difficulty": lambda r: (r.difficulty or "", r.position),
+    "status": lambda r: (not r.solved, not r.solved_by_repair, not r.attempted, r.position),
+    "programs": lambda r: (r.programs_passed, r.programs),
+    "repairs": lambda r: (r.repairs_passed, r.repairs),
+    "feedback": lambda r: (r.feedback, r.has_human_feedback),
+    "tokens": lambda r: r.tokens,
+    "title": lambda r: r.title.casefold(),
+}
+
+
+def sort_rows(rows: Sequence[TaskRow], column: str, reverse: bool = False) -> list[TaskRow]:
+    """The rows ordered by one column (ties keep the run's task order)."""
+    return sorted(rows, key=SORT_KEYS[column], reverse=reverse)
+
+
+def shown_columns(rows: Sequence[TaskRow]) -> list[str]:
+    """The column keys worth a column: Difficulty only when some task has one."""
+    return [key for key, _, _ in COLUMNS
+            if key != "difficulty" or any(r.difficulty for r in rows)]
 
 
 def matches(row: TaskRow, status: str) -> bool:
@@ -125,13 +149,47 @@ class TaskTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.rows_shown: dict[str, TaskRow] = {}
+        self.keys: list[str] = []  # the columns shown
+        self.sort_column = "task"
+        self.sort_reverse = False
 
-    def on_mount(self) -> None:
-        for key, label, right in COLUMNS:
-            self.add_column(Text(label, justify="right" if right else "left"), key=key)
+    def _set_columns(self, keys: list[str]) -> None:
+        self.clear(columns=True)
+        self.rows_shown = {}
+        labels = {key: (label, right) for key, label, right in COLUMNS}
+        for key in keys:
+            label, right = labels[key]
+            mark = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+            self.add_column(Text(label + mark, justify="right" if right else "left"), key=key)
+        self.keys = keys
+
+    def sort_by(self, column: str, rows: Sequence[TaskRow]) -> None:
+        """Sort by ``column``; the same column again reverses the order."""
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, column in (
+                "programs", "repairs", "feedback", "tokens")  # largest first
+        self._set_columns(self.keys)
+        self.show(rows)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.post_message(self.SortAsked(str(event.column_key.value)))
+
+    class SortAsked(Message):
+        """A click on a column header asked to sort by that column."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
 
     def show(self, rows: Sequence[TaskRow]) -> None:
         """List these rows: cell updates if the same tasks are listed, else a rebuild."""
+        keys = shown_columns(rows) if rows else self.keys or [k for k, _, _ in COLUMNS]
+        if keys != self.keys:
+            self._set_columns(keys)
+        rows = sort_rows(rows, self.sort_column, self.sort_reverse)
         fresh = {r.task_id: r for r in rows}
         if list(fresh) == list(self.rows_shown):
             for task_id, row in fresh.items():
@@ -139,7 +197,7 @@ class TaskTable(DataTable[Text]):
                 if row == old:
                     continue
                 new_cells, old_cells = task_cells(row), task_cells(old)
-                for key, _, _ in COLUMNS:
+                for key in self.keys:
                     if new_cells[key] != old_cells[key]:
                         self.update_cell(task_id, key, new_cells[key])
             self.rows_shown = fresh
@@ -148,7 +206,7 @@ class TaskTable(DataTable[Text]):
         self.clear()
         for task_id, row in fresh.items():
             cells = task_cells(row)
-            self.add_row(*(cells[k] for k, _, _ in COLUMNS), key=task_id)
+            self.add_row(*(cells[k] for k in self.keys), key=task_id)
         self.rows_shown = fresh
         if keep is not None and keep in fresh:
             self.move_cursor(row=self.get_row_index(keep), scroll=True)
