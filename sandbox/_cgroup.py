@@ -2,7 +2,7 @@
 time they used.
 
 Set up once by the server, before it pivots away from the host's files: under the
-server's own cgroup it makes ``repair-tui-<pid>/slot<N>`` in the kernel's memory
+server's own cgroup it makes ``repair-tui-<pid>-<random>/slot<N>`` in the kernel's memory
 controller (cgroup v2 when it offers the controller here, else the v1 ``memory`` and
 ``cpuacct`` hierarchies) and keeps directory fds, so the server and the zygote can use
 them from inside the private tree. Each test process joins its slot's groups before
@@ -178,7 +178,8 @@ def _setup_v2(base: str, server_pid: int, slots: int) -> Cgroups:
         wanted = "+memory +cpu" if "cpu" in f.read().split() else "+memory"
     with open(os.path.join(base, "cgroup.subtree_control"), "w") as f:
         f.write(wanted)
-    top = os.path.join(base, f"repair-tui-{server_pid}")
+    remove_stale(base)
+    top = os.path.join(base, _name(server_pid))
     try:
         group = _Group(top, 0)
         with open(os.path.join(top, "cgroup.subtree_control"), "w") as f:
@@ -196,7 +197,11 @@ def _setup_v2(base: str, server_pid: int, slots: int) -> Cgroups:
 
 
 def _setup_v1(own: dict[str, str], server_pid: int, slots: int) -> Cgroups:
-    name = f"repair-tui-{server_pid}"
+    name = _name(server_pid)
+    for hierarchy in ("memory", "cpu,cpuacct", "cpuacct", "cpu"):
+        parent = os.path.join(V1_ROOT, hierarchy, own.get(hierarchy.split(",")[-1], "/").lstrip("/"))
+        if os.path.isdir(parent):
+            remove_stale(parent)
     memory = _Group(os.path.join(V1_ROOT, "memory", own["memory"].lstrip("/"), name), slots)
     try:
         joint = os.path.isdir(os.path.join(V1_ROOT, "cpu,cpuacct"))
@@ -214,6 +219,33 @@ def _setup_v1(own: dict[str, str], server_pid: int, slots: int) -> Cgroups:
     except (OSError, StopIteration) as exc:
         remove_tree(memory.top)
         raise OSError(0, f"cpuacct: {exc}") from None
+
+
+def _name(server_pid: int) -> str:
+    # Unique even when a dead server's groups with the same PID are still there (a
+    # killed caller cannot remove them), so they never stop a new server's setup.
+    return f"repair-tui-{server_pid}-{os.urandom(4).hex()}"
+
+
+def remove_stale(parent: str) -> None:
+    """Remove groups left by servers that died with their caller: their server PID is
+    gone and no process is left in them (rmdir refuses a group that holds one)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if not name.startswith("repair-tui-") or len(parts) < 3 or not parts[2].isdigit():
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+            continue  # its server may still be alive
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        remove_tree(os.path.join(parent, name))
 
 
 def kill_all(top: str) -> None:
