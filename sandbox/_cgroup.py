@@ -15,8 +15,10 @@ so: memory is then capped per process only (RLIMIT_AS).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import time
 
 V1_ROOT = "/sys/fs/cgroup"
 V2_MOUNTS = ("/sys/fs/cgroup", "/sys/fs/cgroup/unified")
@@ -60,6 +62,9 @@ class _Group:
             os.mkdir(path, 0o755)
         self.slot_fds = [os.open(p, os.O_RDONLY | os.O_DIRECTORY) for p in self.slot_paths]
         self.top_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        # Held for the server's life: how another server tells live groups from stale
+        # ones, whatever PID namespace either runs in.
+        fcntl.flock(self.top_fd, fcntl.LOCK_SH)
         self.parent_fd = os.open(os.path.dirname(top), os.O_RDONLY | os.O_DIRECTORY)
 
     def remove(self) -> None:
@@ -227,25 +232,35 @@ def _name(server_pid: int) -> str:
     return f"repair-tui-{server_pid}-{os.urandom(4).hex()}"
 
 
-def remove_stale(parent: str) -> None:
-    """Remove groups left by servers that died with their caller: their server PID is
-    gone and no process is left in them (rmdir refuses a group that holds one)."""
+STALE_AGE = 30.0  # seconds: a group this new may be one a server is still setting up
+
+
+def remove_stale(parent: str, now: float | None = None) -> None:
+    """Remove groups left by servers that died with their caller: no server holds the
+    flock on them any more (a live one holds it for its whole life) and no process is
+    left in them (rmdir refuses a group that holds one)."""
+    now = time.time() if now is None else now
     try:
         names = os.listdir(parent)
     except OSError:
         return
     for name in names:
-        parts = name.split("-")
-        if not name.startswith("repair-tui-") or len(parts) < 3 or not parts[2].isdigit():
+        if not name.startswith("repair-tui-"):
             continue
+        top = os.path.join(parent, name)
         try:
-            os.kill(int(parts[2]), 0)
-            continue  # its server may still be alive
-        except ProcessLookupError:
-            pass
+            fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             continue
-        remove_tree(os.path.join(parent, name))
+        try:
+            if now - os.fstat(fd).st_mtime < STALE_AGE:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live server holds it
+        finally:
+            os.close(fd)
+        remove_tree(top)
 
 
 def kill_all(top: str) -> None:

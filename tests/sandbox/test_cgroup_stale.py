@@ -3,9 +3,11 @@ removes them) neither stop a later server's setup nor pile up."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,13 +39,22 @@ def test_stale_groups_of_a_dead_server_are_removed_and_never_collide() -> None:
     for top in (stale, stale_new):
         top.mkdir()
         (top / "slot0").mkdir()
-    live = parent / f"repair-tui-{os.getpid()}-cafef00d"
+    # a live server's group, whatever its PID says (it may be another PID namespace's)
+    live = parent / f"repair-tui-{pid}-cafef00d"
     live.mkdir()
+    fresh = parent / f"repair-tui-{pid}-0000feed"  # just made, not locked yet
+    fresh.mkdir()
+    held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_SH)
     try:
         assert _cgroup._name(pid) != _cgroup._name(pid)  # same PID, distinct groups
         _cgroup.remove_stale(str(parent))
+        assert stale.exists() and fresh.exists()  # too new to judge
+        _cgroup.remove_stale(str(parent), now=time.time() + 2 * _cgroup.STALE_AGE)
         assert not stale.exists() and not stale_new.exists()
-        assert live.exists()  # its server (this process) is alive
+        assert live.exists()  # its server holds the flock
     finally:
+        os.close(held)
+        _cgroup.remove_tree(str(fresh))
         for top in (stale, stale_new, live):
             _cgroup.remove_tree(str(top))
