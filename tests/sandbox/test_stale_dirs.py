@@ -43,7 +43,11 @@ def test_a_live_sandbox_keeps_its_dir_whatever_its_age() -> None:
     with Sandbox(limits=FAST, workers=1) as box:
         base = box._base
         assert base and os.path.isdir(base)
-        runner._remove_stale_dirs(now=time.time() + 10 * runner.STALE_AGE)
+        # judged as if it were old, by the path alone: a sweep of all of /tmp with a
+        # clock set ahead would also take the dirs of sandboxes other test processes are
+        # starting at this moment (their server made the dir, their caller has not
+        # locked it yet), which only the real clock's STALE_AGE protects
+        runner._remove_if_stale(base, now=time.time() + 10 * runner.STALE_AGE)
         assert os.path.isdir(base)
         assert box.run("print(input())", ECHO).passed
     assert not os.path.exists(base)
@@ -60,17 +64,17 @@ def _unshare_works() -> bool:
 @pytest.mark.skipif(not _unshare_works(), reason="cannot create a PID namespace here")
 def test_a_sandbox_in_another_pid_namespace_leaves_a_live_dir_alone() -> None:
     """The other process cannot see our server's PID; before, it deleted our dir."""
-    code = (
-        "import time\n"
-        "from repair_tui.sandbox import Sandbox, runner\n"
-        "runner._remove_stale_dirs(now=time.time() + 10 * runner.STALE_AGE)\n"
-        "with Sandbox(workers=1) as box:\n"
-        "    assert box.run('print(input())', "
-        "{'style': 'stdio', 'cases': [{'input': '1\\n', 'output': '1\\n'}]}).passed\n"
-    )
     with Sandbox(limits=FAST, workers=1) as box:
         base = box._base
         assert base is not None
+        code = (
+            "import time\n"
+            "from repair_tui.sandbox import Sandbox, runner\n"
+            f"runner._remove_if_stale({base!r}, now=time.time() + 10 * runner.STALE_AGE)\n"
+            "with Sandbox(workers=1) as box:\n"
+            "    assert box.run('print(input())', "
+            "{'style': 'stdio', 'cases': [{'input': '1\\n', 'output': '1\\n'}]}).passed\n"
+        )
         other = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc",
                                 sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=120)
