@@ -39,7 +39,7 @@ import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
 import repair_tui.sandbox._zygote as _zygote
 from repair_tui.sandbox._asserts import CheckCode, prompt_definitions
-from repair_tui.sandbox._testproc import TestProcess
+from repair_tui.sandbox._testproc import TestProcess, read_proc
 from repair_tui.sandbox._zygote import Link
 
 # Imported once here so that programs find them already loaded after the fork.
@@ -545,11 +545,7 @@ def _runqueue_wait(proc_fd: int | None, pid: int) -> float:
     if proc_fd is None or pid <= 0:
         return 0.0
     try:
-        fd = os.open(f"{pid}/schedstat", os.O_RDONLY, dir_fd=proc_fd)
-        try:
-            return int(os.read(fd, 200).split()[1]) / 1e9
-        finally:
-            os.close(fd)
+        return int(read_proc(proc_fd, pid, "schedstat", 200).split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return 0.0
 

@@ -257,16 +257,22 @@ def parse_report(data: bytes, token: str) -> tuple[dict[str, Any] | None, str | 
     return report, None
 
 
+def read_proc(proc_fd: int, pid: int | str, name: str, size: int = 4096) -> bytes:
+    """``/proc/<pid>/<name>`` read through the host's /proc fd (the server's own view
+    may have no /proc); OSError when the process is gone."""
+    fd = os.open(f"{pid}/{name}", os.O_RDONLY, dir_fd=proc_fd)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
 def _proc_cpu(proc_fd: int | None, pid: int) -> float:
     """user + system seconds of one process (its own threads), from /proc/<pid>/stat."""
     if proc_fd is None or pid <= 0:
         return 0.0
     try:
-        fd = os.open(f"{pid}/stat", os.O_RDONLY, dir_fd=proc_fd)
-        try:
-            stat = os.read(fd, 4096)
-        finally:
-            os.close(fd)
+        stat = read_proc(proc_fd, pid, "stat")
         fields = stat[stat.rfind(b")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, ValueError, IndexError):
@@ -282,11 +288,7 @@ def _tree_cpu(proc_fd: int, pid: int) -> float:
         if not entry.isdigit():
             continue
         try:
-            fd = os.open(f"{entry}/stat", os.O_RDONLY, dir_fd=proc_fd)
-            try:
-                stat = os.read(fd, 4096)
-            finally:
-                os.close(fd)
+            stat = read_proc(proc_fd, entry, "stat")
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()

@@ -112,12 +112,7 @@ def _stem(name: str | None) -> str:
 def write_figures(grid: Grid, out_dir: Path, name: str | None = None) -> list[Path]:
     """Write both figures as PNG and SVG into ``out_dir`` (created); returns the paths."""
     figures = {"pass-tokens": pass_tokens_figure(grid, name), "heatmap": heat_map_figure(grid, name)}
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--plot {out_dir}: exists and is not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--plot {out_dir}: cannot create the folder ({exc.strerror})") from None
+    _make_dir(out_dir)
     written: list[Path] = []
     for kind, fig in figures.items():
         for fmt in FORMATS:

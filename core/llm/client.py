@@ -316,12 +316,7 @@ class OpenAIModel:
         except openai.APITimeoutError:
             raise _Retryable(f"timeout after {self.timeout:g} s") from None
         except openai.APIConnectionError as exc:
-            reason = _unreachable_reason(exc)
-            if reason:
-                raise ModelError(
-                    f"cannot reach the model server at {self.base_url}: {reason}"
-                ) from None
-            raise _Retryable(f"connection error ({_cause_text(exc)})") from None
+            self._raise_connection_error(exc)
         except httpx2.TimeoutException:
             raise _Retryable(f"timeout after {self.timeout:g} s") from None
         except httpx2.TransportError as exc:
@@ -341,12 +336,7 @@ class OpenAIModel:
         except TimeoutError:
             raise _Retryable(f"timeout after {self.timeout:g} s") from None
         except (OSError, ProtocolError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            reason = _unreachable_reason(exc)
-            if reason:
-                raise ModelError(
-                    f"cannot reach the model server at {self.base_url}: {reason}"
-                ) from None
-            raise _Retryable(f"connection error ({_cause_text(exc)})") from None
+            self._raise_connection_error(exc)
         text = answer.body.decode("utf-8", errors="replace")
         if answer.status >= 400:
             try:
@@ -358,6 +348,13 @@ class OpenAIModel:
             message = _server_message(_LeanError(error_body, text or f"HTTP {answer.status}"))
             self._raise_status(answer.status, message, code, answer.headers)
         return _validated(text)
+
+    def _raise_connection_error(self, exc: BaseException) -> NoReturn:
+        """A server that cannot be reached is the user's to fix; a dropped connection is retried."""
+        reason = _unreachable_reason(exc)
+        if reason:
+            raise ModelError(f"cannot reach the model server at {self.base_url}: {reason}") from None
+        raise _Retryable(f"connection error ({_cause_text(exc)})") from None
 
     def _raise_status_error(self, exc: Any) -> NoReturn:
         self._raise_status(int(exc.status_code), _server_message(exc), getattr(exc, "code", None),
