@@ -3,7 +3,8 @@
 Thread-safe: any number of threads may call ``run`` (the engine uses
 ``asyncio.to_thread``); a writer thread sends requests, a reader thread receives
 frames, compares outputs and completes the waiting calls. Concurrency is bounded in
-the server (``workers`` programs at a time, default: the number of cores).
+the server (``workers`` programs at a time, default: twice the number of cores, see
+``default_workers``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ STALE_AGE = 30.0  # seconds: a younger unlocked dir may be one whose owner is ab
 SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
+def default_workers() -> int:
+    """Programs run at the same time by default: two per core.
+
+    A program's slot is not busy on a core all the time: it waits on the fork, on frames
+    between caller, server and zygote, and on the judge's calls to the candidate and
+    back. With one slot per core, a profile of the 164 HumanEval references showed both
+    cores idle a fifth of the time; a second slot per core fills those gaps. Verdicts do
+    not suffer from the sharing: time limits count CPU time, not wall time.
+    """
+    return 2 * (os.cpu_count() or 1)
+
+
 class SandboxError(RuntimeError):
     """The sandbox itself failed (its server could not start or died)."""
 
@@ -76,7 +89,7 @@ class Sandbox:
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)} (got {isolation!r})")
         self.limits = limits
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or default_workers())
         self.isolation = isolation
         self._lock = threading.Lock()
         self._ids = itertools.count(1)

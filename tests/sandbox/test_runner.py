@@ -18,6 +18,7 @@ import repair_tui.sandbox as sandbox_pkg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repair_tui.sandbox import Sandbox, SandboxError, Status, TestSpecError, run
+from repair_tui.sandbox.runner import default_workers
 from sandbox_helpers import FAST, descendants, processes_matching, server_pid
 
 ECHO = {"style": "stdio", "cases": [{"input": "7\n", "output": "7\n"}]}
@@ -211,3 +212,12 @@ def test_a_caller_never_waits_forever_even_if_its_reader_is_gone(monkeypatch: py
         verdict = box.run("print(input())", ECHO)
     assert not verdict.passed
     assert "stopped reading results" in (verdict.extra.get("sandbox_error") or "")
+
+
+def test_default_is_two_slots_per_core() -> None:
+    # a slot waits on forks, frames and the judge's calls: one per core leaves cores idle
+    box = Sandbox()
+    try:
+        assert box.workers == default_workers() == 2 * (os.cpu_count() or 1)
+    finally:
+        box.close()
