@@ -194,14 +194,17 @@ class ExplorationStore(StoreBase):  # type: ignore[misc]
 
     def flaky_ids(self, run_id: int, task_id: str | None = None) -> set[int]:
         """Programs of a run (or one task) whose verdict changed between executions."""
-        sql = (
-            "SELECT n.id FROM nodes n WHERE n.run_id = ? AND n.kind = 'program' "
-            "AND EXISTS (SELECT 1 FROM executions e WHERE e.node_id = n.id "
-            "AND e.passed != n.passed)"
-        )
-        params: tuple[Any, ...] = (run_id,)
-        if task_id is not None:
-            sql, params = sql + " AND n.task_id = ?", (run_id, task_id)
+        flaky = ("n.kind = 'program' AND EXISTS (SELECT 1 FROM executions e "
+                 "WHERE e.node_id = n.id AND e.passed != n.passed)")
+        if task_id is None:
+            sql = f"SELECT n.id FROM nodes n WHERE n.run_id = ? AND {flaky}"
+            params: tuple[Any, ...] = (run_id,)
+        else:  # one range of the stats index per scope, as Store.task_nodes reads a task
+            sql = " UNION ALL ".join(
+                f"SELECT n.id FROM nodes n INDEXED BY nodes_stats WHERE n.run_id = ? "
+                f"AND n.exploration_id {cond} AND n.task_id = ? AND {flaky}"
+                for cond in ("IS NULL", "IS NOT NULL"))
+            params = (run_id, task_id) * 2
         return {int(r[0]) for r in self._conn.execute(sql, params)}
 
 
