@@ -152,6 +152,23 @@ def time_methods(store: Store, names: tuple[str, ...], meter: Meter) -> None:
         setattr(store, name, timed)
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's live threads, summed by Python thread name (digits
+    dropped: "verdicts_3" counts as "verdicts")."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    main = threading.main_thread().native_id
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tid = int(task.name)
+        name = "event loop" if tid == main else names.get(tid, "other").rstrip("0123456789_-")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    return out
+
+
 def proc_cpu(pid: int, children: bool = False) -> float:
     """User + system CPU seconds of a process from /proc (0 if it is gone)."""
     try:
@@ -209,6 +226,7 @@ async def bench(args: argparse.Namespace, url: str, db: Path) -> dict[str, Any]:
 
     engine_run.StoreWriter.for_store = keep_writer  # type: ignore[method-assign]
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    threads0 = thread_cpu()
     # CPU time of the event loop's thread: wall time on a loaded machine says little.
     profiler = cProfile.Profile(time.thread_time) if args.profile else None
     start = time.monotonic()
@@ -223,6 +241,7 @@ async def bench(args: argparse.Namespace, url: str, db: Path) -> dict[str, Any]:
             profiler.dump_stats(args.profile)
     wall = time.monotonic() - start
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    threads1 = thread_cpu()
     totals = store.run_totals(run.id)
     # Programs stuck in a loop hold a sandbox worker for the whole time limit.
     timeouts = store.db.execute(
@@ -235,6 +254,8 @@ async def bench(args: argparse.Namespace, url: str, db: Path) -> dict[str, Any]:
         "engine_cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
         "sandbox_cpu": sandbox.cpu_seconds(),
         "writer": writers[0].stats if writers else None,
+        # Threads that ended during the run (none should) are missing here.
+        "threads": {k: v - threads0.get(k, 0.0) for k, v in threads1.items()},
     }
     sandbox.close()
     store.close()
@@ -263,7 +284,8 @@ def report(args: argparse.Namespace, r: dict[str, Any], server_cpu: float,
     w = r["writer"]
     if w is not None:
         print(f"  SQLite writes {w.writes:,} writes in {w.transactions:,} transactions, "
-              f"{w.busy:.2f} s on the writer thread ({w.busy / wall:.1%} of the wall time)")
+              f"{w.busy:.2f} s on the writer thread ({w.busy / wall:.1%} of the wall time), "
+              f"{w.cpu:.2f} s of its CPU")
     print(f"  SQLite on the event loop: {sqlite_m.count:,} write transactions, {sqlite_m.busy:.2f} s "
           f"({sqlite_m.busy / wall:.1%} of the wall time)")
     print(f"  CPU seconds   engine {r['engine_cpu']:.1f}, sandbox {r['sandbox_cpu']:.1f}, "
@@ -272,6 +294,9 @@ def report(args: argparse.Namespace, r: dict[str, Any], server_cpu: float,
     calls_n = max(1, r["calls"])
     print(f"  CPU per call  engine {1000 * r['engine_cpu'] / calls_n:.2f} ms (target <= 1.5), "
           f"server {1000 * server_cpu / calls_n:.2f} ms")
+    by_thread = sorted(r["threads"].items(), key=lambda kv: -kv[1])
+    print("  engine CPU per call by thread: " + ", ".join(
+        f"{name} {1000 * cpu / calls_n:.2f} ms" for name, cpu in by_thread if cpu >= 0.005))
     # Against a remote endpoint the server's CPU is not taken from this machine's cores:
     # the wall time it cost here is at most its CPU seconds spread over the cores.
     cores = os.cpu_count() or 1
@@ -290,8 +315,10 @@ def main() -> int:
     p.add_argument("--latency", type=float, default=0.2)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--transport", default="sdk", choices=("sdk", "lean"),
-                   help="the openai SDK (the default everywhere) or the opt-in lean HTTP client")
+    p.add_argument("--transport", default="sdk", choices=("sdk", "httpx", "lean"),
+                   help="the openai SDK (the default everywhere; plain http:// through our "
+                        "keep-alive pool), the SDK with httpx's own transport, or the opt-in "
+                        "lean HTTP client")
     p.add_argument("--profile", metavar="FILE", help="write a cProfile of the run (event loop thread CPU time) to FILE")
     p.add_argument("--nodelay", action="store_true",
                    help="serve-sim with TCP_NODELAY (see NODELAY_SERVER)")

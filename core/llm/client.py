@@ -11,10 +11,13 @@ bounded by ``max_retries``. Everything the user can fix (key, model name, server
 address) raises a one-line `ModelError`.
 
 Requests go through the ``openai`` SDK. For a plain ``http://`` server (a local vLLM,
-Ollama, serve-sim) with no proxy configured, ``transport="lean"`` (or
-``REPAIR_TUI_HTTP_CLIENT=lean`` in the environment) sends them through
-`core.llm.http.LeanHTTP` instead, whose CPU per request is a fifth of the SDK's; it is
-opt-in because the SDK is what every OpenAI-compatible server is tested against.
+Ollama, serve-sim) with no proxy configured, the SDK's httpx client sends them through
+`core.llm.transport.PooledTransport` (our keep-alive pool, a third of the CPU of
+httpx's own) and keeps httpx's transport everywhere else; ``transport="httpx"`` (or
+``REPAIR_TUI_HTTP_CLIENT=httpx``) keeps httpx's transport for every URL.
+``transport="lean"`` (or ``REPAIR_TUI_HTTP_CLIENT=lean``) posts through
+`core.llm.http.LeanHTTP` without the SDK, cheaper again; it is opt-in because the SDK
+is what every OpenAI-compatible server is tested against.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # A placeholder sent to servers that need no key (vLLM, Ollama, serve-sim without --api-key).
 NO_KEY = "not-needed"
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is clamped to this
+# How requests are sent (see the module docstring); "auto" reads REPAIR_TUI_HTTP_CLIENT.
+TRANSPORTS = ("auto", "sdk", "httpx", "lean")
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,8 @@ class OpenAIModel:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         transport: str = "auto",
     ) -> None:
-        if transport not in ("auto", "sdk", "lean"):
-            raise ValueError(f"transport must be auto, sdk or lean, not {transport!r}")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
         self.name = name
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -156,10 +161,17 @@ class OpenAIModel:
 
         if transport == "lean" and not lean_usable(self.base_url, {}):
             raise ValueError(f"the lean transport needs a plain http:// URL, not {self.base_url!r}")
-        # auto: the SDK, unless the environment asks for the lean client and it can serve.
-        wanted = os.environ.get("REPAIR_TUI_HTTP_CLIENT", "").strip().lower() == "lean"
-        self.lean = transport == "lean" or (
-            transport == "auto" and wanted and lean_usable(self.base_url, dict(os.environ)))
+        # auto: the SDK, unless the environment asks for another transport.
+        chosen = transport
+        if transport == "auto":
+            wanted = os.environ.get("REPAIR_TUI_HTTP_CLIENT", "").strip().lower()
+            transport = wanted if wanted in ("sdk", "httpx", "lean") else "sdk"
+        usable = lean_usable(self.base_url, dict(os.environ))
+        # Asked for by name, the lean client serves any http:// URL; from the environment,
+        # only where no proxy is configured (the SDK's httpx handles proxies).
+        self.lean = transport == "lean" and (chosen == "lean" or usable)
+        # Under the SDK, plain http:// servers get our keep-alive pool as httpx transport.
+        self.pooled = transport == "sdk" and usable
 
     def _bind(self) -> tuple[Any, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
@@ -175,7 +187,12 @@ class OpenAIModel:
 
             # Our own HTTP client: the SDK's default one closes itself from __del__ on
             # whatever loop is running, which fails noisily once its own loop is gone.
-            http = openai.DefaultAsyncHttpxClient(timeout=self.timeout)
+            pooled = None
+            if self.pooled:
+                from repair_tui.core.llm.transport import PooledTransport
+
+                pooled = PooledTransport()
+            http = openai.DefaultAsyncHttpxClient(timeout=self.timeout, transport=pooled)
             self._client = openai.AsyncOpenAI(
                 api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
                 http_client=http,

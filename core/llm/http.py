@@ -2,13 +2,15 @@
 
 Local servers (vLLM, Ollama, llama.cpp, LM Studio, ``repair-tui serve-sim``) answer on
 plain HTTP, often on the same machine, where the client's own CPU per request is what
-limits a run: the ``openai`` SDK with httpx spends about 2 ms of CPU on each request
-(options copied and validated, URL parsed, headers normalised, a generic connection
-pool walked), more than the rest of the engine's work on a call. `LeanHTTP` sends a
-POST with a JSON body over pooled keep-alive connections on asyncio streams and reads
-the answer (``Content-Length`` or chunked), nothing else: no TLS, no proxies, no
-redirects. `OpenAIModel` uses it for ``http://`` URLs when no proxy is configured and
-the SDK everywhere else (core/llm/client.py); both map errors the same way.
+limits a run: httpx's generic connection pool (httpcore, h11) walks every pooled
+connection on each request and validates every header twice, about as much CPU as
+the rest of the engine's work on a call. `Pool` keeps keep-alive connections to one
+``host:port`` on asyncio streams, sends a request's bytes and reads the answer
+(``Content-Length`` or chunked), nothing else: no TLS, no proxies, no redirects.
+
+Two clients use it (core/llm/client.py): `PooledTransport` (core/llm/transport.py) is
+the httpx transport under the openai SDK for plain http:// URLs, and `LeanHTTP` posts
+JSON without the SDK (opt-in). Both map errors the same way.
 """
 
 from __future__ import annotations
@@ -25,16 +27,24 @@ MAX_HEADER_LINES = 200
 
 @dataclass(frozen=True)
 class Answer:
-    """One HTTP response: status, headers (lower-case names) and body."""
+    """One HTTP response: status, headers (lower-case names) and body; ``raw_headers``
+    as sent (names as the server spelled them, repeats kept) and the reason phrase."""
 
     status: int
     headers: dict[str, str]
     body: bytes
+    raw_headers: tuple[tuple[str, str], ...] = ()
+    reason: str = ""
 
 
 class ProtocolError(Exception):
     """The server's answer was not HTTP/1.1 as we read it (retryable, like a dropped
     connection)."""
+
+
+class ConnectFailed(OSError):
+    """A new connection could not be opened (its cause says why: refused, no such
+    host, timed out); nothing was sent."""
 
 
 class _Connection:
@@ -47,47 +57,43 @@ class _Connection:
             self.writer.close()
 
 
-class LeanHTTP:
-    """POSTs JSON to one ``http://host:port`` over pooled keep-alive connections.
+class Pool:
+    """Keep-alive HTTP/1.1 connections to one ``host:port``.
 
-    Bound to the event loop that first uses it (asyncio streams are), like the SDK's
-    client in `OpenAIModel`.
+    Bound to the event loop that first uses it (asyncio streams are). The number of
+    connections follows the number of requests in flight; callers bound that.
     """
 
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"not a plain http:// URL: {base_url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or 80
-        self.prefix = parts.path.rstrip("/")
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        fixed = {"Host": netloc, "Accept": "application/json", "Content-Type": "application/json",
-                 "User-Agent": "repair-tui", **headers}
-        self._head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
         self._idle: list[_Connection] = []
 
-    async def post(self, path: str, body: bytes) -> Answer:
-        """POST ``body`` to ``prefix + path``. A pooled connection that the server closed
-        meanwhile is replaced once; other failures raise OSError, ProtocolError or
+    async def send(self, request: bytes, connect_timeout: float | None = None) -> Answer:
+        """Send one whole request and read its answer. A pooled connection that the
+        server closed meanwhile is replaced once; a new connection that cannot be
+        opened raises ConnectFailed; other failures raise OSError, ProtocolError or
         asyncio.IncompleteReadError."""
-        request = (f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
         while self._idle:
             conn = self._idle.pop()
             try:
                 return await self._exchange(conn, request)
             except (ConnectionError, asyncio.IncompleteReadError):
                 conn.close()  # closed by the server while idle: try a fresh one
-        return await self._exchange(await self._connect(), request)
+        return await self._exchange(await self._connect(connect_timeout), request)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
 
-    async def _connect(self) -> _Connection:
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+    async def _connect(self, timeout: float | None) -> _Connection:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+        except (OSError, TimeoutError) as exc:
+            why = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+            raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {why}") from exc
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -108,17 +114,45 @@ class LeanHTTP:
         return answer
 
 
+class LeanHTTP:
+    """POSTs JSON to one ``http://host:port`` over a `Pool`, without the SDK.
+
+    Bound to the event loop that first uses it, like the SDK's client in `OpenAIModel`.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"not a plain http:// URL: {base_url!r}")
+        self.pool = Pool(parts.hostname, parts.port or 80)
+        self.prefix = parts.path.rstrip("/")
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        fixed = {"Host": netloc, "Accept": "application/json", "Content-Type": "application/json",
+                 "User-Agent": "repair-tui", **headers}
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+
+    async def post(self, path: str, body: bytes) -> Answer:
+        """POST ``body`` to ``prefix + path`` (errors: see `Pool.send`)."""
+        request = (f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+        return await self.pool.send(request)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
 async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
     """One response; and whether the connection can carry another."""
     line = await reader.readuntil(b"\r\n")
     try:
-        version, code, *_ = line.decode("latin-1").split(" ", 2)
+        version, code, *rest = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
         status = int(code)
     except ValueError:
         raise ProtocolError(f"bad status line {line[:60]!r}") from None
     if not version.startswith("HTTP/1."):
         raise ProtocolError(f"bad status line {line[:60]!r}")
     headers: dict[str, str] = {}
+    raw_headers: list[tuple[str, str]] = []
     for _ in range(MAX_HEADER_LINES):
         raw = await reader.readuntil(b"\r\n")
         if raw == b"\r\n":
@@ -126,7 +160,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
         name, sep, value = raw.decode("latin-1").partition(":")
         if not sep:
             raise ProtocolError(f"bad header line {raw[:60]!r}")
-        headers[name.strip().lower()] = value.strip()
+        name, value = name.strip(), value.strip()
+        raw_headers.append((name, value))
+        headers[name.lower()] = value
     else:
         raise ProtocolError("too many header lines")
     keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
@@ -140,7 +176,7 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
         body = await reader.readexactly(length)
     else:
         body, keep = await reader.read(), False  # the body ends with the connection
-    return Answer(status, headers, body), keep
+    return Answer(status, headers, body, tuple(raw_headers), rest[0] if rest else ""), keep
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

@@ -32,11 +32,13 @@ from repair_tui.core.store.store import Store
 
 @dataclass
 class WriterStats:
-    """What the writer thread did: transactions, writes, and seconds spent writing."""
+    """What the writer thread did: transactions, writes, and seconds spent writing
+    (``busy``: wall time; ``cpu``: the thread's CPU time)."""
 
     transactions: int = 0
     writes: int = 0
     busy: float = 0.0
+    cpu: float = 0.0
 
 
 @dataclass
@@ -121,7 +123,7 @@ class StoreWriter:
             store.close()
 
     def _run(self, store: Store, jobs: list[_Job]) -> None:
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.thread_time()
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             with store.transaction():
@@ -139,6 +141,7 @@ class StoreWriter:
         self.stats.transactions += 1
         self.stats.writes += len(jobs)
         self.stats.busy += time.monotonic() - start
+        self.stats.cpu += time.thread_time() - cpu
         for job, value, error in outcomes:
             # A closed event loop raises RuntimeError: nobody waits for that answer.
             with contextlib.suppress(RuntimeError):

@@ -68,7 +68,7 @@ async def test_content_length_keep_alive_and_the_request_sent(lean: Callable[...
         head = seen[0].decode()
         assert head.startswith("POST /v1/chat/completions HTTP/1.1\r\n")
         assert "Authorization: Bearer k\r\n" in head and head.endswith('{"x":2}')
-        assert len(client._idle) == 1  # one connection carried all three
+        assert len(client.pool._idle) == 1  # one connection carried all three
 
 
 async def test_chunked_bodies_and_bodies_ended_by_closing(lean: Callable[..., LeanHTTP]) -> None:
@@ -83,7 +83,7 @@ async def test_chunked_bodies_and_bodies_ended_by_closing(lean: Callable[..., Le
         client = lean(server)
         answer = await client.post("/x", b"{}")
         assert (answer.status, answer.headers["retry-after"], answer.body) == (503, "2", b"later")
-        assert client._idle == []  # not reusable
+        assert client.pool._idle == []  # not reusable
 
 
 async def test_a_kept_alive_connection_the_server_dropped_is_replaced(

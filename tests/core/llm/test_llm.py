@@ -121,3 +121,22 @@ def test_the_openai_sdk_is_the_default_and_the_lean_client_is_opt_in(
     assert OpenAIModel("m", base_url="http://127.0.0.1:1/v1").lean
     assert not OpenAIModel("m", base_url="https://api.example.com/v1").lean
     assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1", transport="sdk").lean
+
+
+def test_under_the_sdk_plain_http_goes_through_the_keep_alive_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REPAIR_TUI_HTTP_CLIENT", raising=False)
+    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    assert OpenAIModel("m", base_url="http://127.0.0.1:1/v1").pooled
+    assert not OpenAIModel("m", base_url="https://api.example.com/v1").pooled
+    assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1", transport="httpx").pooled
+    assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1", transport="lean").pooled
+    monkeypatch.setenv("REPAIR_TUI_HTTP_CLIENT", "httpx")
+    assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1").pooled
+    monkeypatch.setenv("REPAIR_TUI_HTTP_CLIENT", "sdk")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")  # httpx's transport handles proxies
+    assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1").pooled
+    with pytest.raises(ValueError, match="transport must be one of"):
+        OpenAIModel("m", base_url="http://127.0.0.1:1/v1", transport="h2")

@@ -1,7 +1,8 @@
 """The real OpenAI client (and the plain openai package) against serve-sim on 127.0.0.1.
 
-Every client test runs twice: through the lean HTTP transport that plain http://
-servers get by default, and through the openai SDK that https endpoints use."""
+Every client test runs three times: through the openai SDK over the keep-alive
+transport that plain http:// servers get by default, through the SDK over httpx's own
+transport (https endpoints, proxies), and through the opt-in lean client."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class Sleeps:
 TRANSPORT = {"name": "lean"}
 
 
-@pytest.fixture(autouse=True, params=["lean", "sdk"])
+@pytest.fixture(autouse=True, params=["lean", "sdk", "httpx"])
 def transport(request: pytest.FixtureRequest) -> Iterator[str]:
     TRANSPORT["name"] = request.param
     yield request.param
