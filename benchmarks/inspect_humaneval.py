@@ -18,8 +18,8 @@ each sample's input and solver so that serve-sim gives both tools the same answe
 docstring says what is copied and what differs. The chats are read back from the
 repair-tui run's database, so they are exactly what repair-tui sent.
 
-repair-tui talks to serve-sim through the openai SDK, as Inspect does (``--transport
-lean`` measures repair-tui's own lean HTTP client instead). Temperature, max tokens and
+repair-tui talks to serve-sim through the openai SDK, as Inspect does (its default
+transport; ``--transport httpx|lean`` measures its other HTTP clients). Temperature, max tokens and
 concurrency are set the same on both sides (repair-tui
 ``--concurrency``, Inspect ``--max-connections``). Neither shows a progress display
 (repair-tui ``--json``, Inspect ``--display none``); each writes its own record (a
@@ -43,7 +43,8 @@ neither tool, so that its own small RSS is all that a child inherits at spawn):
 * serve-sim's CPU time during each run, and the load average before and after.
 
 Usage: python benchmarks/inspect_humaneval.py [--limit N] [--model sim] [--seed 0]
-       [--latency 0] [--concurrency 16] [--transport sdk|lean] [--repeat R] [--keep DIR]
+       [--latency 0] [--concurrency 16] [--transport sdk|httpx|lean] [--repeat R]
+       [--keep DIR]
 Needs the ``bench`` extra: ``pip install -e '.[bench]'`` (inspect-ai).
 """
 
@@ -416,9 +417,10 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="serve-sim --latency (default 0)")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="model calls in flight, both tools (default 16, repair-tui's default)")
-    parser.add_argument("--transport", default="sdk", choices=("sdk", "lean"),
-                        help="repair-tui's HTTP client: the openai SDK (its default) or its lean "
-                        "client (REPAIR_TUI_HTTP_CLIENT=lean); Inspect always uses the SDK")
+    parser.add_argument("--transport", default="sdk", choices=("sdk", "httpx", "lean"),
+                        help="repair-tui's REPAIR_TUI_HTTP_CLIENT: sdk (its default: the openai "
+                        "SDK over repair-tui's connection pool), httpx (the SDK as shipped) or "
+                        "lean (its own client, no SDK); Inspect always uses the SDK")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are reported (default 1)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the databases and logs in this folder")
     args = parser.parse_args()
