@@ -221,3 +221,24 @@ def test_default_is_two_slots_per_core() -> None:
         assert box.workers == default_workers() == 2 * (os.cpu_count() or 1)
     finally:
         box.close()
+
+
+def test_checks_prepared_once_per_task_stay_right_past_the_cache(sandbox: Sandbox) -> None:
+    # The server keeps each task's compiled check and prompt helpers (sandbox._server._Checks);
+    # more tasks than it keeps must still be judged by their own check, and its fds stay bounded.
+    from repair_tui.sandbox._server import CHECK_CACHE
+
+    def task(k: int) -> dict[str, Any]:
+        prompt = f"OFFSET = {k}\n\ndef shift(x):\n    \"\"\"x + OFFSET\"\"\"\n"
+        return {"style": "assert", "entry_point": "shift", "prompt": prompt,
+                "test": f"def check(candidate):\n    assert candidate(1) == {k + 1}\n"}
+
+    right = "def shift(x):\n    return x + OFFSET\n"
+    tasks = [task(k) for k in range(CHECK_CACHE + 6)]
+    # every task, then the first three again (they had left the cache), then once more (kept)
+    items = [(right, t) for t in tasks] + [(right, t) for t in tasks[:3]] + [(right, t) for t in tasks[:3]]
+    assert all(v.passed for v in sandbox.run_many(items))
+    wrong = sandbox.run_many([("def shift(x):\n    return x + 2\n", t) for t in tasks[:4]])
+    assert [v.passed for v in wrong] == [False, False, True, False]  # only task 2 expects 1 + 2
+    fds = len(os.listdir(f"/proc/{server_pid(sandbox)}/fd"))
+    assert fds < CHECK_CACHE + 60
