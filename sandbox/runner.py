@@ -423,11 +423,25 @@ def _kill_uids(first: int, last: int) -> None:
         time.sleep(0.01)
 
 
+_limits_dicts: dict[Limits, dict[str, Any]] = {}
+
+
+def _limits_dict(limits: Limits) -> dict[str, Any]:
+    """``asdict(limits)``, made once per distinct Limits (they are frozen): a run sends the
+    same limits with every program, and asdict deep-copies field by field."""
+    made = _limits_dicts.get(limits)
+    if made is None:
+        if len(_limits_dicts) > 64:
+            _limits_dicts.clear()
+        made = _limits_dicts[limits] = asdict(limits)
+    return made
+
+
 def _job(pending: _Pending) -> dict[str, Any]:
     """What the server gets: the program and inputs, never the expected outputs."""
     spec = pending.spec
     job: dict[str, Any] = {"id": pending.job_id, "program": pending.program, "style": spec["style"],
-                           "limits": asdict(pending.limits),
+                           "limits": _limits_dict(pending.limits),
                            "stop_on_error": pending.limits.stop_at_first_failure}
     if spec["style"] == "assert":
         job.update(inputs=[None], test=spec["test"], entry_point=spec["entry_point"])
