@@ -62,7 +62,7 @@ DEMOTED_NICE = 19
 OK_KINDS = {"stdio": "done", "call": "returned", "assert": "checked"}
 CPU_CHECK_MIN = 0.01  # seconds between two reads of a running test's CPU time, at least
 CPUS = os.cpu_count() or 1
-CHECK_CACHE = 64  # tasks whose prepared checks the server keeps (see _Checks)
+CHECK_CACHE_BYTES = 64 * 1024**2  # prepared checks the server keeps (see _Checks)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -92,7 +92,7 @@ class _Program:
         self.waiting = False  # for the caller's continue/cancel
         self.stop = False
         self.cancelled = False
-        self.check_fd = -1  # assert style: the check, for the judge alone (see check_memfd)
+        self.check_fd = -1  # assert style: the check, for the judge alone (see sealed_memfd)
 
 
 def _new_base() -> str:
@@ -486,36 +486,45 @@ class Server:
 
 class _Checks:
     """What the server prepares for a task's assert tests, once per task: the prompt's
-    helpers compiled (for the program's side) and the check's sealed memfd (for the
-    judge). A run sends each task's tests with every one of its programs; compiling
-    them anew each time cost about 0.3 ms of the server's CPU per program.
+    helpers compiled (for the program's side) and the check compiled, as the bytes of
+    its memfd (for the judge). A run sends each task's tests with every one of its
+    programs; compiling them anew each time cost about 0.6 ms of the server's CPU per
+    program. Each program still gets a memfd of its own, sealed, for its judge alone.
 
-    The memfd is sealed against writes, so one copy serves every program of the task;
-    each program gets its own duplicate of the fd and closes it when it ends. The
-    least recently used tasks beyond ``size`` are dropped.
+    Tasks are kept up to ``budget`` bytes (their texts and compiled code); the least
+    recently used go first.
     """
 
-    def __init__(self, size: int = CHECK_CACHE) -> None:
-        self.size = size
-        self.entries: collections.OrderedDict[tuple[str, str, str], tuple[int, str | None]] = \
+    def __init__(self, budget: int = CHECK_CACHE_BYTES) -> None:
+        self.budget = budget
+        self.used = 0
+        self.entries: collections.OrderedDict[tuple[str, str, str], tuple[bytes, str | None]] = \
             collections.OrderedDict()
 
     def get(self, test: str, prompt: str, entry_point: str) -> tuple[int, str | None]:
-        """A new fd of the task's check memfd (the caller closes it), and its prompt
-        helpers' code (marshal, base64) or None when it has no prompt or it does not compile."""
+        """The test's check memfd (the caller closes it), and the task's prompt helpers'
+        code (marshal, base64) or None when it has no prompt or it does not compile."""
         key = (test, prompt, entry_point)
         entry = self.entries.get(key)
         if entry is None:
             entry = _prepare_check(test, prompt, entry_point)
-            self.entries[key] = entry
-            while len(self.entries) > self.size:
-                os.close(self.entries.popitem(last=False)[1][0])
+            size = _size(key, entry)
+            if size <= self.budget:
+                self.entries[key] = entry
+                self.used += size
+                while self.used > self.budget:
+                    self.used -= _size(*self.entries.popitem(last=False))
         else:
             self.entries.move_to_end(key)
-        return os.dup(entry[0]), entry[1]
+        return sealed_memfd(entry[0]), entry[1]
 
 
-def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[int, str | None]:
+def _size(key: tuple[str, str, str], entry: tuple[bytes, str | None]) -> int:
+    return sum(map(len, key)) + len(entry[0]) + len(entry[1] or "")
+
+
+def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[bytes, str | None]:
+    """The check memfd's bytes (see ``check_payload``), and the prompt helpers' code."""
     prompt_code, prompt_error, encoded = None, None, None
     if prompt:  # the prompt's helpers, for the judge and the program
         try:
@@ -524,22 +533,21 @@ def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[int, str |
             prompt_error = f"the task's prompt does not compile: {type(exc).__name__}: {exc}"
         else:
             encoded = binascii.b2a_base64(marshal.dumps(prompt_code), newline=False).decode()
-    return check_memfd(test, prompt_code, prompt_error, entry_point), encoded
-
-
-def check_memfd(source: str, prompt_code: types.CodeType | None, prompt_error: str | None,
-                entry_point: str) -> int:
-    """The check, compiled here once (it is the dataset's code), in a sealed memfd whose
-    fd goes to the slot's judge alone. So no byte of it is ever in the memory of the
-    program's process (nor of the zygote it is forked from): a program cannot look up
-    the expected answers."""
     try:
-        code: types.CodeType | None = CheckCode(source).code
+        code: types.CodeType | None = CheckCode(test).code
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         code = None  # the judge compiles it again and reports why it does not compile
+    return _checker.check_payload(test, code, prompt_code, prompt_error, entry_point), encoded
+
+
+def sealed_memfd(payload: bytes) -> int:
+    """The check, compiled in the server (it is the dataset's code), in a sealed memfd
+    whose fd goes to the slot's judge alone. So no byte of it is ever in the memory of
+    the program's process (nor of the zygote it is forked from): a program cannot look
+    up the expected answers."""
     fd = os.memfd_create("check", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        P.write_all(fd, _checker.check_payload(source, code, prompt_code, prompt_error, entry_point))
+        P.write_all(fd, payload)
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
                     fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
     except BaseException:

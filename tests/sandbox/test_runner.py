@@ -223,22 +223,41 @@ def test_default_is_two_slots_per_core() -> None:
         box.close()
 
 
-def test_checks_prepared_once_per_task_stay_right_past_the_cache(sandbox: Sandbox) -> None:
-    # The server keeps each task's compiled check and prompt helpers (sandbox._server._Checks);
-    # more tasks than it keeps must still be judged by their own check, and its fds stay bounded.
-    from repair_tui.sandbox._server import CHECK_CACHE
+def _shift_task(k: int) -> dict[str, Any]:
+    prompt = f"OFFSET = {k}\n\ndef shift(x):\n    \"\"\"x + OFFSET\"\"\"\n"
+    return {"style": "assert", "entry_point": "shift", "prompt": prompt,
+            "test": f"def check(candidate):\n    assert candidate(1) == {k + 1}\n"}
 
-    def task(k: int) -> dict[str, Any]:
-        prompt = f"OFFSET = {k}\n\ndef shift(x):\n    \"\"\"x + OFFSET\"\"\"\n"
-        return {"style": "assert", "entry_point": "shift", "prompt": prompt,
-                "test": f"def check(candidate):\n    assert candidate(1) == {k + 1}\n"}
 
+def test_checks_prepared_once_per_task_judge_each_task_by_its_own(sandbox: Sandbox) -> None:
+    # The server keeps each task's compiled check and prompt helpers (sandbox._server._Checks)
     right = "def shift(x):\n    return x + OFFSET\n"
-    tasks = [task(k) for k in range(CHECK_CACHE + 6)]
-    # every task, then the first three again (they had left the cache), then once more (kept)
-    items = [(right, t) for t in tasks] + [(right, t) for t in tasks[:3]] + [(right, t) for t in tasks[:3]]
-    assert all(v.passed for v in sandbox.run_many(items))
+    tasks = [_shift_task(k) for k in range(40)]
+    before = len(os.listdir(f"/proc/{server_pid(sandbox)}/fd"))
+    assert all(v.passed for v in sandbox.run_many([(right, t) for t in tasks * 2]))
     wrong = sandbox.run_many([("def shift(x):\n    return x + 2\n", t) for t in tasks[:4]])
     assert [v.passed for v in wrong] == [False, False, True, False]  # only task 2 expects 1 + 2
-    fds = len(os.listdir(f"/proc/{server_pid(sandbox)}/fd"))
-    assert fds < CHECK_CACHE + 60
+    assert len(os.listdir(f"/proc/{server_pid(sandbox)}/fd")) <= before  # every memfd closed
+
+
+def test_prepared_checks_are_dropped_oldest_first_within_their_budget() -> None:
+    from repair_tui.sandbox import _checker
+    from repair_tui.sandbox._server import _Checks
+
+    checks = _Checks(budget=2000)
+    seen = []
+    for k in range(12):
+        task = _shift_task(k)
+        fd, prompt_code = checks.get(task["test"], task["prompt"], "shift")
+        try:
+            source, code, prompt, error, entry = _checker._read_check(fd)
+        finally:
+            os.close(fd)
+        assert (source, entry, error) == (task["test"], "shift", None)
+        assert code is not None and prompt is not None and prompt_code is not None
+        seen.append((task["test"], task["prompt"], "shift"))
+        assert checks.used <= 2000
+    kept = list(checks.entries)
+    assert kept and kept == seen[-len(kept):] and len(kept) < 12  # the newest, in order
+    os.close(checks.get(*seen[-len(kept)])[0])  # a hit moves the task to the end
+    assert list(checks.entries)[-1] == seen[-len(kept)]
