@@ -26,6 +26,12 @@ concurrency are set the same on both sides (repair-tui
 SQLite database; an ``.eval`` log). After both runs the script checks that Inspect got
 the very answers repair-tui stored and compares the pass counts task by task.
 
+Tasks: all 164 on both sides (earlier figures were taken over 163). With the default
+seed the verdicts agree on 163 and differ on HumanEval/115: the answer is right (the
+reference with a blank line after its ``def`` line), and repair-tui passes it, but
+inspect_evals' ``extract_function_body`` cuts at the first ``":\n    "``, which that
+blank line moves into the docstring, so Inspect runs half a docstring and fails it.
+
 Figures, per tool (the process tree of the command; this script is a child
 subreaper, so descendants that outlive their parent are still counted; it imports
 neither tool, so that its own small RSS is all that a child inherits at spawn):
@@ -158,7 +164,7 @@ class SimServer:
                 self.base_url = line.split(":", 1)[1].strip()
                 break
         else:
-            raise SystemExit(f"serve-sim did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            raise SystemExit(f"serve-sim did not start: {visible(self.proc.stderr.read()[-2000:]) if self.proc.stderr else ''}")
         self.answered: list[float] = []  # perf_counter of each answered POST
         threading.Thread(target=self._read_log, daemon=True).start()
         self._warm_up()
@@ -311,6 +317,18 @@ def base_env() -> dict[str, str]:
     return env
 
 
+def visible(text: str) -> str:
+    """Tool output (it may quote model answers and program errors) made safe to print."""
+    from repair_tui.tui.untrusted import visible as safe
+
+    return safe(text)
+
+
+def tail(path: Path) -> str:
+    """The end of a tool's output, safe to print, with where the whole of it is."""
+    return f"{visible(path.read_text(errors='replace')[-2000:])}\n(all of it: {path})"
+
+
 def own_peak_rss() -> int:
     """This process's peak RSS in bytes (VmHWM): the floor of every child's ru_maxrss,
     since a child starts out in (a copy of) this process's memory."""
@@ -359,7 +377,7 @@ def one_round(args: argparse.Namespace, server: SimServer, work: Path, env: dict
     print(f"  REPAIR_TUI_HTTP_CLIENT={args.transport} repair-tui {' '.join(ours_cmd[1:])}")
     ours = measure(ours_cmd, ours_env, server, work / "repair-tui.out")
     if ours.status != 0:
-        raise SystemExit(f"repair-tui run failed: {(work / 'repair-tui.out').read_text()[-2000:]}")
+        raise SystemExit(f"repair-tui run failed (exit {ours.status}): {tail(work / 'repair-tui.out')}")
     report("repair-tui", ours)
     calls = stored_calls(work / "repair.db")
     write_samples(calls, work / "samples.jsonl")
@@ -374,7 +392,7 @@ def one_round(args: argparse.Namespace, server: SimServer, work: Path, env: dict
     theirs_env = dict(env, SIM_BASE_URL=server.base_url, SIM_API_KEY="none")
     theirs = measure(theirs_cmd, theirs_env, server, work / "inspect.out")
     if theirs.status != 0:
-        raise SystemExit(f"inspect eval failed: {(work / 'inspect.out').read_text()[-2000:]}")
+        raise SystemExit(f"inspect eval failed (exit {theirs.status}): {tail(work / 'inspect.out')}")
     report("Inspect", theirs)
     return Round(ours, theirs, calls, work / "logs")
 
@@ -407,21 +425,42 @@ def median_of(rounds: list[Measured]) -> Measured:
                     tuple(p for m in rounds for p in m.left_running))
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="only the first N tasks (default all 164)")
-    parser.add_argument("--model", default="sim", help="simulated model (default sim)")
+    parser.add_argument("--limit", type=_positive, default=None, help="only the first N tasks (default all 164)")
+    parser.add_argument("--model", default="sim", choices=("sim", "sim-weak", "sim-strong"),
+                        help="simulated model served by serve-sim (default sim)")
     parser.add_argument("--seed", type=int, default=0, help="repair-tui run seed (default 0)")
     parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
-    parser.add_argument("--max-tokens", type=int, default=1024, help="tokens per answer (default 1024)")
-    parser.add_argument("--latency", type=float, default=0.0, help="serve-sim --latency (default 0)")
-    parser.add_argument("--concurrency", type=int, default=16,
+    parser.add_argument("--max-tokens", type=_positive, default=1024, help="tokens per answer (default 1024)")
+    parser.add_argument("--latency", type=_seconds, default=0.0, help="serve-sim --latency (default 0)")
+    parser.add_argument("--concurrency", type=_positive, default=16,
                         help="model calls in flight, both tools (default 16, repair-tui's default)")
     parser.add_argument("--transport", default="sdk", choices=("sdk", "httpx", "lean"),
                         help="repair-tui's REPAIR_TUI_HTTP_CLIENT: sdk (its default: the openai "
                         "SDK over repair-tui's connection pool), httpx (the SDK as shipped) or "
                         "lean (its own client, no SDK); Inspect always uses the SDK")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are reported (default 1)")
+    parser.add_argument("--repeat", type=_positive, default=1, help="rounds; medians are reported (default 1)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the databases and logs in this folder")
     args = parser.parse_args()
     subreaper = become_subreaper()
