@@ -25,6 +25,9 @@ _OPS = {
     ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
 }
 
+# Fields that hold statements (or handlers and match cases, which hold statements).
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
 _repr = reprlib.Repr()
 _repr.maxstring = 400
 _repr.maxother = 400
@@ -32,10 +35,26 @@ _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 40
 _repr.maxlevel = 4
 
 
-class _Capture(ast.NodeTransformer):
+class _Capture:
+    """Rewrites every assert statement of a tree in place (see the module's doc)."""
+
     def __init__(self) -> None:
         self.instrumented: dict[int, str] = {}  # first line of the assert -> operator
         self.asserts: list[ast.Assert] = []
+
+    def visit(self, tree: ast.Module) -> None:
+        """Every statement, at any depth; never an expression (an assert is a statement,
+        and no expression holds one), which is most of a tree's nodes."""
+        stack: list[ast.AST] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Assert):
+                self.visit_Assert(node)
+                continue
+            for field in _BODIES:
+                children = getattr(node, field, None)
+                if isinstance(children, list):
+                    stack.extend(children)
 
     def visit_Assert(self, node: ast.Assert) -> ast.Assert:
         self.asserts.append(node)

@@ -52,3 +52,41 @@ def test_parse_reports_syntax_errors_as_ast_does() -> None:
     with pytest.raises(SyntaxError):
         pyast.parse("def (:\n")
     assert isinstance(pyast.parse("pass"), ast.Module)
+
+
+NESTED_ASSERTS = """\
+def f():
+    if x:
+        assert a == 1
+    else:
+        for i in y:
+            assert b < 2
+    try:
+        assert c
+    except E:
+        assert d != 3
+    finally:
+        assert e in f
+    with g:
+        assert h is None
+    match v:
+        case 1:
+            assert i == 9
+    while 1:
+        assert 1
+    else:
+        assert 2
+class K:
+    async def m(self):
+        async for x in y:
+            assert x
+"""
+
+
+def test_every_assert_at_any_depth_is_instrumented() -> None:
+    from repair_tui.sandbox._asserts import CheckCode
+
+    check = CheckCode(NESTED_ASSERTS)
+    everywhere = [n.lineno for n in ast.walk(ast.parse(NESTED_ASSERTS)) if isinstance(n, ast.Assert)]
+    assert sorted(a.lineno for a in check._asserts or []) == sorted(everywhere)
+    assert check.instrumented == {3: "==", 6: "<", 10: "!=", 12: "in", 14: "is", 17: "=="}
