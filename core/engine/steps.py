@@ -359,7 +359,7 @@ class Engine:
         feedback = await self._model_feedback(program, nfr, self.feedback_model_name,
                                               self.feedback_temperature, priority, x)
         batches = await asyncio.gather(*(
-            self._repair(f, 1, self.config.model, self.config.temperature, priority, x)
+            self._repair(f, 1, self.config.model, self.config.temperature, priority, x, program)
             for f in feedback
         ))
         return [n for batch in batches for n in batch]
@@ -371,7 +371,8 @@ class Engine:
             program.error_message or "", None, 0, 0, exploration_id=x,
         )])
         self.sink(NodeStored(self.run.id, note.task_id, note.id, note.kind, note.depth))
-        return await self._repair(note, nfr, self.config.model, self.config.temperature, priority, x)
+        return await self._repair(note, nfr, self.config.model, self.config.temperature, priority, x,
+                                  program)
 
     async def _model_feedback(
         self, program: Node, n: int, model: str, temperature: float, priority: int,
@@ -394,10 +395,12 @@ class Engine:
 
     async def _repair(
         self, feedback: Node, n: int, model: str, temperature: float, priority: int,
-        x: int | None,
+        x: int | None, program: Node | None = None,
     ) -> list[Node]:
-        """``n`` repairs sampled from one feedback node, executed."""
-        parent = self.store.get_node(feedback.parent_id) if feedback.parent_id else None
+        """``n`` repairs sampled from one feedback node, executed (``program``: its
+        parent, when the caller has it at hand)."""
+        parent = program if program is not None and program.id == feedback.parent_id else (
+            self.store.get_node(feedback.parent_id) if feedback.parent_id else None)
         if parent is None or feedback.kind != "feedback":
             raise UserError(f"node {feedback.id} is not a feedback on a program")
         task = self.task(feedback.task_id)

@@ -79,6 +79,8 @@ def code_blocks(text: str) -> list[CodeBlock]:
     body: list[str] = []
     for line in _lines(text):
         if not fence:
+            if "```" not in line and "~~~" not in line:
+                continue  # most lines: no fence, no need for the pattern
             m = _FENCE.match(line)
             # A backtick fence's info string may not contain backticks (CommonMark).
             if m and not (m["fence"][0] == "`" and "`" in m["info"]):

@@ -103,6 +103,14 @@ def official_is_cached(encoding: str) -> bool:
 
 def resolve_encoding_name(model: str | None) -> str:
     """The encoding that `count_tokens` will actually use for this model."""
+    # Keyed on what decides the cache folder, which is costlier to build than to look up.
+    return _resolved(model, os.environ.get("TIKTOKEN_CACHE_DIR"),
+                     os.environ.get("DATA_GYM_CACHE_DIR"), tempfile.tempdir)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(model: str | None, _cache_var: str | None, _gym_var: str | None,
+              _tmp: str | None) -> str:
     wanted = encoding_name_for_model(model)
     if _official_cached(wanted, tiktoken_cache_dir()):
         return wanted

@@ -36,6 +36,13 @@ NODE_COLUMNS = (
     "executed_utc, exec_duration, exec_extra_json, meta_json, seq, exploration_id"
 )
 
+NODE_INSERT = (
+    "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, code, "
+    "tokens, depth, sample_index, call_id, created_utc, meta_json, seq, passed, fault, "
+    "error_message, isolation, executed_utc, exec_duration, exec_extra_json, exploration_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 # The sample's nodes (and calls): what ``repair-tui run`` made under the run's configuration.
 SAMPLE = "exploration_id IS NULL"
 
@@ -145,6 +152,48 @@ class StoreBase:
         An existing key returns the stored node's id, or raises ValueError when
         ``must_be_new`` (an importer's duplicate line).
         """
+        stored = self._insert_node_row(run_id, node, call_id=call_id, must_be_new=must_be_new,
+                                       verdict=verdict, executed_utc=executed_utc)
+        return stored if isinstance(stored, int) else int(stored["id"])
+
+    def _insert_nodes(self, run_id: int, nodes: Sequence[NewNode], *, call_id: int | None) -> list[Node]:
+        """Insert unexecuted nodes (inside a write transaction) and return them as stored.
+
+        The new ones are built from the values written, as a read would return them,
+        without reading them back; a key already stored returns the stored node.
+        """
+        out: list[Node] = []
+        seq: int | None = None
+        for node in nodes:
+            if seq is None:
+                seq = self._next_seq()
+            stored = self._insert_node_row(run_id, node, call_id=call_id, seq=seq)
+            if isinstance(stored, int):
+                out.append(self._node_by_id(stored))
+            else:
+                out.append(row_to_node(stored))
+                seq += 1
+        return out
+
+    def _node_by_id(self, node_id: int) -> Node:
+        row = self._row(f"SELECT {NODE_COLUMNS} FROM nodes WHERE id = ?", (node_id,))
+        if row is None:
+            raise UserError(f"no node with id {node_id} in {self.label}")
+        return row_to_node(row)
+
+    def _insert_node_row(
+        self,
+        run_id: int,
+        node: NewNode,
+        *,
+        call_id: int | None,
+        must_be_new: bool = False,
+        verdict: Verdict | None = None,
+        executed_utc: str | None = None,
+        seq: int | None = None,
+    ) -> int | dict[str, Any]:
+        """`_insert_node`'s work: the id of an existing node with this key, or the new
+        row's values by column (``seq``: the next free one, when the caller knows it)."""
         check(node.kind, KINDS, f"node {node.key!r} kind")
         check(node.origin, ORIGINS, f"node {node.key!r} origin")
         if not must_be_new:
@@ -156,29 +205,30 @@ class StoreBase:
         if verdict is not None and node.kind != "program":
             raise ValueError(f"node {node.key!r} is a feedback and cannot have a verdict")
         parent_id, depth = self._place(run_id, node)
-        ex = (None,) * 7 if verdict is None else (
+        ex = (None, None, None, None, None, None, "{}") if verdict is None else (
             int(verdict.passed), verdict.fault, verdict.error_message, verdict.isolation,
-            executed_utc or now_utc(), verdict.duration, dumps(verdict.extra))
+            executed_utc or now_utc(), float(verdict.duration), dumps(verdict.extra))
+        row: dict[str, Any] = {
+            "run_id": run_id, "task_id": node.task_id, "parent_id": parent_id, "key": node.key,
+            "kind": node.kind, "origin": node.origin, "model": node.model, "text": node.text,
+            "code": node.code, "tokens": int(node.tokens), "depth": depth,
+            "sample_index": node.sample_index, "call_id": call_id,
+            "created_utc": node.created_utc or now_utc(), "meta_json": dumps(node.meta),
+            "seq": self._next_seq() if seq is None else seq,
+            **dict(zip(("passed", "fault", "error_message", "isolation", "executed_utc",
+                        "exec_duration", "exec_extra_json"), ex, strict=True)),
+            "exploration_id": node.exploration_id,
+        }
         try:
-            cur = self._conn.execute(
-                "INSERT INTO nodes (run_id, task_id, parent_id, key, kind, origin, model, text, "
-                "code, tokens, depth, sample_index, call_id, created_utc, meta_json, seq, "
-                "passed, fault, error_message, isolation, executed_utc, exec_duration, "
-                "exec_extra_json, exploration_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, '{}'), ?)",
-                (run_id, node.task_id, parent_id, node.key, node.kind, node.origin, node.model,
-                 node.text, node.code, int(node.tokens), depth, node.sample_index, call_id,
-                 node.created_utc or now_utc(), dumps(node.meta), self._next_seq(), *ex,
-                 node.exploration_id),
-            )
+            cur = self._conn.execute(NODE_INSERT, tuple(row.values()))
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):
                 raise ValueError(f"node key {node.key!r} appears twice") from exc
             raise
-        node_id = int(cur.lastrowid or 0)
+        row["id"] = node_id = int(cur.lastrowid or 0)
         if verdict is not None:
             self._insert_results(node_id, verdict)
-        return node_id
+        return row
 
     def _place(self, run_id: int, node: NewNode) -> tuple[int | None, int]:
         """The parent id and depth of a new node; ValueError if the tree shape is wrong."""
@@ -275,7 +325,7 @@ def row_to_run(row: sqlite3.Row) -> Run:
     )
 
 
-def row_to_node(row: sqlite3.Row) -> Node:
+def row_to_node(row: sqlite3.Row | dict[str, Any]) -> Node:
     passed = row["passed"]
     return Node(
         id=row["id"],
@@ -306,7 +356,7 @@ def row_to_node(row: sqlite3.Row) -> Node:
     )
 
 
-def row_to_call(row: sqlite3.Row) -> Call:
+def row_to_call(row: sqlite3.Row | dict[str, Any]) -> Call:
     return Call(
         id=row["id"],
         run_id=row["run_id"],

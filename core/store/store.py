@@ -250,9 +250,11 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
                 conn.execute(f"UPDATE calls SET {cols} WHERE id = ?", (*values.values(), existing.id))
                 call_id = existing.id
             else:
-                call_id = self.restore_call(run_id, call)
-            node_ids = [self._insert_node(run_id, n, call_id=call_id) for n in nodes]
-        return self.get_call(call_id), [self.get_node(i) for i in node_ids]
+                call_id = self._insert_call(run_id, values)
+            stored = self._insert_nodes(run_id, nodes, call_id=call_id)
+        # Both as a read would return them, without reading them back.
+        values.update(id=call_id, run_id=run_id, latency=float(values["latency"]))
+        return row_to_call(values), stored
 
     def call_nodes(self, call_id: int) -> list[Node]:
         """The nodes a stored call produced, in the order they were stored."""
@@ -278,8 +280,8 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
         A key already stored returns the stored node unchanged.
         """
         with self._write():
-            ids = [self._insert_node(run_id, n, call_id=None) for n in nodes]
-        return [self.get_node(i) for i in ids]
+            stored: list[Node] = self._insert_nodes(run_id, nodes, call_id=None)
+        return stored
 
     def add_feedback(
         self,
@@ -346,7 +348,12 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
                 self._store_verdict(node_id, verdict, seq, now_utc())
                 ids.append(node_id)
                 seq += 1
-        return [self.get_node(i) for i in ids]
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self._rows(f"SELECT {NODE_COLUMNS} FROM nodes WHERE id IN ({marks})", ids)
+        found = {row["id"]: row_to_node(row) for row in rows}
+        return [found[i] if i in found else self.get_node(i) for i in ids]
 
     def get_node(self, node_id: int) -> Node:
         row = self._row(f"SELECT {NODE_COLUMNS} FROM nodes WHERE id = ?", (node_id,))
@@ -377,11 +384,15 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
 
     def restore_call(self, run_id: int, call: NewCall) -> int:
         """Insert a call row exactly as given (timestamps kept). Returns its id."""
-        values = {"run_id": run_id, **call_values(call)}
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        with self._write() as conn:
-            cur = conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", tuple(values.values()))
+        with self._write():
+            return self._insert_call(run_id, call_values(call))
+
+    def _insert_call(self, run_id: int, values: dict[str, Any]) -> int:
+        """Insert one call row (inside a write transaction); its id."""
+        row = {"run_id": run_id, **values}
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self._conn.execute(f"INSERT INTO calls ({cols}) VALUES ({marks})", tuple(row.values()))
         return int(cur.lastrowid or 0)
 
     def restore_node(

@@ -101,6 +101,28 @@ def test_a_call_and_its_nodes_are_stored_together_and_idempotently(store: Store)
     assert len(store.nodes_by_key(run_id)) == 2
 
 
+def test_what_a_write_returns_is_what_a_read_gives(store: Store) -> None:
+    """Writes build their records from the values written (no read-back): they must
+    equal a fresh read, SQLite's column types included (an int latency reads as REAL)."""
+    run_id = new_run(store)
+    call = NewCall(task_id=T, key="g", role="generate", model="sim", params={"stop": ("a",)},
+                   messages=[{"role": "user", "content": "é\x00"}], latency=1,
+                   response=[{"choices": []}], prompt_tokens=None)
+    p1 = NewNode(task_id=T, key=program_key(T, 1), kind="program", text="", tokens=0,
+                 sample_index=1, meta={"finish_reason": "length", "n": [1, 2]})
+    stored, nodes = store.add_call(run_id, call, [program(0), p1])
+    assert stored == store.get_call(stored.id) and isinstance(stored.latency, float)
+    assert nodes == [store.get_node(n.id) for n in nodes]
+    assert [n.seq for n in nodes] == [nodes[0].seq, nodes[0].seq + 1]
+    fb = NewNode(task_id=T, key=feedback_key(nodes[0].key, 0), kind="feedback",
+                 parent_key=nodes[0].key, text="why", exploration_id=None)
+    added = store.add_nodes(run_id, [fb, program(0)])  # program(0) is stored: returned as is
+    assert added == [store.get_node(n.id) for n in added] and added[1] == nodes[0]
+    done = store.record_verdicts([(nodes[1].id, verdict(False)), (nodes[0].id, verdict(True))])
+    assert [n.id for n in done] == [nodes[1].id, nodes[0].id]
+    assert done == [store.get_node(n.id) for n in done]
+
+
 def test_a_failed_call_is_replaced_by_its_retry(store: Store) -> None:
     run_id = new_run(store)
     key = call_key(T, "generate", None, 0)
