@@ -16,11 +16,17 @@ as the pilot tests do), it times:
 - live refresh (no budget in the issue): one node written by another connection,
   from the poll to the run screen's tallies, table and estimate updated.
 
+Then the same steps again (rows marked "+ writing") on a copy of the database into
+which a second run writes the whole time: ``repair-tui run`` with the simulated model
+in another process (its model calls, sandbox executions and stored nodes), while the
+app polls for changes every 0.5 s as it does by default. The benchmark's own run is
+opened, by name.
+
 Each figure is the median of --repeat fresh apps, as wall time and as the CPU time
 this process spent (the second is what a loaded machine does not inflate). The
 ratios printed are measured / budget: below 1.0 is within budget.
 
-    python benchmarks/tui_load.py [--repeat 5] [--keep DB]
+    python benchmarks/tui_load.py [--repeat 5] [--keep DB] [--no-writing]
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +56,11 @@ from repair_tui.tui.screens.run import RunScreen
 from repair_tui.tui.widgets.chart import PassChart
 from repair_tui.tui.widgets.task_table import TaskTable
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 SIZE = (160, 50)
+RUN_NAME = "humaneval-50x1"
+WRITER_RUN = "writing"
 BUDGETS = {"runs screen": 1.0, "run screen": 0.5, "task tree": 0.1}
 EXPLANATION = ("The function returns early inside the loop, so only the first element is "
                "checked; the expected output for the failing input needs every element. "
@@ -92,7 +103,7 @@ def build_db(db: Path, seed: int) -> int:
         source = Path(tmp) / "humaneval-50x1.jsonl"
         write_run(source, seed)
         with Store.open(db) as store:
-            run = import_run(store, source, "humaneval-50x1", model="sim",
+            run = import_run(store, source, RUN_NAME, model="sim",
                              feedback_model="sim")
             return sum(r.programs + r.repairs + r.feedback for r in store.task_rows(run.id))
 
@@ -147,15 +158,24 @@ def record(marks: Figures, clock: Clock) -> Iterator[None]:
         RunScreen.on_mount, PassChart.show = mount, show  # type: ignore[method-assign,unused-ignore]
 
 
-async def measure_once(db: Path) -> Figures:
-    """One fresh app: (wall, cpu) seconds per step (no task tree if not available)."""
+async def measure_once(db: Path, writing: bool = False) -> Figures:
+    """One fresh app: (wall, cpu) seconds per step (no task tree if not available).
+
+    ``writing``: another process writes into ``db`` meanwhile, and the app polls for
+    changes as often as it does by default (no live refresh step then)."""
     out: Figures = {}
     clock = Clock()
     clock.start()
-    app = RepairApp(db, load_samples=False, poll_interval=3600)
+    app = RepairApp(db, load_samples=False, poll_interval=0.5 if writing else 3600)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: bool(getattr(app.screen, "summaries", None)))
+        await until(pilot, lambda: RUN_NAME in {
+            s.name for s in getattr(app.screen, "summaries", {}).values()})
         out["runs screen"] = clock.stop()
+        runs = app.screen.query_one(DataTable)
+        run_id = next(k for k, s in app.screen.summaries.items()  # type: ignore[attr-defined]
+                      if s.name == RUN_NAME)
+        runs.move_cursor(row=runs.get_row_index(str(run_id)))
+        await pilot.pause()
 
         marks: dict[str, tuple[float, float]] = {}
         clock.start()
@@ -166,9 +186,47 @@ async def measure_once(db: Path) -> Figures:
         screen = app.screen
         assert isinstance(screen, RunScreen)
 
-        out["live refresh"] = await live_refresh(app, pilot, screen, db, clock)
+        if not writing:
+            out["live refresh"] = await live_refresh(app, pilot, screen, db, clock)
         out.update(await task_tree(app, pilot, screen, clock))
     return out
+
+
+@contextmanager
+def writing_run(db: Path) -> Iterator[None]:
+    """A second run writing into ``db`` until the block ends: ``repair-tui run`` with
+    the simulated model, in its own process (it outlasts any --repeat here)."""
+    cmd = [sys.executable, "-m", "repair_tui.tui", "run", "--dataset", "humaneval",
+           "--model", "sim", "--np", "50", "--nfr", "3", "--depth", "2",
+           "--sim-latency", "0.05", "--name", WRITER_RUN, "--db", str(db)]
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        start = time.perf_counter()
+        while _writer_nodes(db) < 200:  # under way: calls answered, programs stored
+            if proc.poll() is not None:
+                raise RuntimeError("the writing run stopped: " + proc.stderr.read().decode()
+                                   if proc.stderr else "the writing run stopped")
+            if time.perf_counter() - start > 120:
+                raise TimeoutError("the writing run stored nothing in 120 s")
+            time.sleep(0.2)
+        yield
+        if proc.poll() is not None:
+            raise RuntimeError("the writing run ended before the measurements did")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _writer_nodes(db: Path) -> int:
+    with Store.open(db) as store:
+        run = store.find_run(WRITER_RUN)
+        return 0 if run is None else int(store.db.execute(
+            "SELECT count(*) FROM nodes WHERE run_id = ?", (run.id,)).fetchone()[0])
 
 
 async def live_refresh(app: RepairApp, pilot: Pilot[None], screen: RunScreen, db: Path,
@@ -215,12 +273,24 @@ async def task_tree(app: RepairApp, pilot: Pilot[None], screen: RunScreen, clock
     return marks
 
 
-async def measure(db: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
+async def measure(db: Path, repeat: int, writing: bool = False,
+                  ) -> dict[str, list[tuple[float, float]]]:
     runs: dict[str, list[tuple[float, float]]] = {}
     for _ in range(repeat):
-        for name, value in (await measure_once(db)).items():
-            runs.setdefault(name, []).append(value)
+        for name, value in (await measure_once(db, writing)).items():
+            runs.setdefault(name + (" + writing" if writing else ""), []).append(value)
     return runs
+
+
+def measure_writing(db: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """The steps again on a copy of ``db`` that another run writes into meanwhile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "writing.db"
+        with Store.open(db) as store:  # a checkpointed, self-contained file to copy
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(db, copy)
+        with writing_run(copy):
+            return asyncio.run(measure(copy, repeat, writing=True))
 
 
 def main() -> int:
@@ -228,6 +298,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="fresh apps to time (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated run")
     parser.add_argument("--keep", type=Path, default=None, help="build (or reuse) this database")
+    parser.add_argument("--no-writing", action="store_true",
+                        help="skip the pass with another run writing into the database")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = args.keep or Path(tmp) / "bench.db"
@@ -237,21 +309,29 @@ def main() -> int:
             print(f"built {db.name}: 164 tasks x 50 programs, {nodes:,} nodes "
                   f"in {time.perf_counter() - t0:.1f} s")
         runs = asyncio.run(measure(db, args.repeat))
-    print(f"median of {args.repeat} fresh apps, terminal {SIZE[0]}x{SIZE[1]}, "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{'step':<14} {'wall':>9} {'cpu':>9} {'budget':>8} {'wall/budget':>12} {'cpu/budget':>11}")
-    for name in ("runs screen", "run screen", "+ pass@t", "task tree", "expand all",
-                 "live refresh"):
+        load = [os.getloadavg()[0]]
+        if not args.no_writing:
+            runs.update(measure_writing(db, args.repeat))
+            load.append(os.getloadavg()[0])
+    print(f"median of {args.repeat} fresh apps, terminal {SIZE[0]}x{SIZE[1]}, load average "
+          f"{' then '.join(f'{x:.2f}' for x in load)} on {os.cpu_count()} cores")
+    steps = ("runs screen", "run screen", "+ pass@t", "task tree", "expand all", "live refresh")
+    width = 25
+    print(f"{'step':<{width}} {'wall':>9} {'cpu':>9} {'budget':>8} {'wall/budget':>12} "
+          f"{'cpu/budget':>11}")
+    for name in [*steps, *(f"{s} + writing" for s in steps if s != "live refresh")]:
+        if name.endswith(" + writing") and args.no_writing:
+            continue
         if name not in runs:
-            print(f"{name:<14} not available (the Task screen is not built)")
+            print(f"{name:<{width}} not available (the Task screen is not built)")
             continue
         wall = statistics.median(w for w, _ in runs[name])
         cpu = statistics.median(c for _, c in runs[name])
-        budget = BUDGETS.get(name)
+        budget = BUDGETS.get(name.removesuffix(" + writing"))
         ratios = (f"{wall / budget:12.2f} {cpu / budget:11.2f}" if budget
                   else f"{'-':>12} {'-':>11}")
         shown = f"{budget * 1000:.0f} ms" if budget else "-"
-        print(f"{name:<14} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms {shown:>8} {ratios}")
+        print(f"{name:<{width}} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms {shown:>8} {ratios}")
     return 0
 
 
