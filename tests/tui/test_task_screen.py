@@ -252,6 +252,31 @@ async def test_deeper_levels_and_brackets_in_texts(tmp_path: Path) -> None:
         assert app.is_running
 
 
+async def test_label_widths_match_the_drawn_labels_and_a_resize_relays_out(
+        tmp_path: Path) -> None:
+    """RepairTree measures a label without building it: the width must be what Tree's
+    own measure (which renders the label) gives, folded or not; and a real terminal
+    resize still lays the screen out again (only the first layout's echo is skipped)."""
+    from textual.widgets import Tree
+
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    app = open_task(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one(RepairTree)
+        nodes = list(tree.walk())
+        assert any(n.allow_expand for n in nodes) and any(not n.allow_expand for n in nodes)
+        for _ in ("unfolded", "a branch folded"):
+            for node in nodes:
+                assert tree.get_label_width(node) == Tree.get_label_width(tree, node)
+            tree.root.children[0].collapse()
+            await pilot.pause()
+        await pilot.resize_terminal(90, 30)
+        await pilot.pause()
+        assert app.screen.size == (90, 30)
+        assert tree.size.height < 30 and tree.region.right <= 90
+
+
 def test_spec_markdown_keeps_code_and_line_breaks() -> None:
     from repair_tui.core.datasets.load import load_dataset
     from repair_tui.sandbox.result import Status, TestResult

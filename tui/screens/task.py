@@ -27,7 +27,7 @@ from repair_tui.tui.widgets.detail import NodeDetail, is_test_line
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import RepairTree, TreeData, short_key
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -117,6 +117,14 @@ class TaskScreen(PlainNotifications, Screen[None]):
         self._reveal_next: set[int] = set()  # parent ids whose next new child gets the cursor
         self._labels: dict[Worker[None], str] = {}  # running actions, for messages
         self._binding_state: tuple[bool | None, ...] = ()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # A new screen's first layout sends the screen a Resize to the size it was just
+        # laid out at, and Textual lays out and paints it all again (a tenth of the
+        # opening). Only a size other than the last layout's needs that: Screen's
+        # handler runs then. (``self.size`` is the terminal's: it always matches.)
+        if event.size == self._compositor.size:
+            event.prevent_default()
 
     # --- access to the app --------------------------------------------------------
 

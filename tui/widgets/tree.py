@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from repair_tui.core.store.records import Node
 from repair_tui.tui.untrusted import visible
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Tree
@@ -160,6 +161,14 @@ class RepairTree(Tree[TreeData]):
     def _invalidate(self) -> None:
         if not self._batching:
             super()._invalidate()
+
+    def get_label_width(self, node: TreeNode[TreeData]) -> int:
+        """The width ``render_label`` gives, without building it: every rebuild of the
+        lines measures every node, and Tree's default copies and styles each label."""
+        icon = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) \
+            if node.allow_expand else ""
+        return cell_len(icon) + node.label.cell_len if isinstance(node.label, Text) \
+            else super().get_label_width(node)
 
     def upsert(self, node: Node) -> TreeNode[TreeData] | None:
         """Add a node under its parent, or relabel it if it is shown already.
