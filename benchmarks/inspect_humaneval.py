@@ -137,8 +137,7 @@ def orphans(me: int, exclude: int) -> list[int]:
 
 
 class Measured(NamedTuple):
-    """What one command cost, over its whole process tree (a NamedTuple: Inspect loads
-    this file as a module that is not in sys.modules, where dataclasses fail)."""
+    """What one command cost, over its whole process tree."""
 
     wall: float
     cpu: float
@@ -321,7 +320,7 @@ def visible(text: str) -> str:
     """Tool output (it may quote model answers and program errors) made safe to print."""
     from repair_tui.tui.untrusted import visible as safe
 
-    return safe(text)
+    return str(safe(text))
 
 
 def tail(path: Path) -> str:
