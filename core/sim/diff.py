@@ -81,6 +81,13 @@ def closest_reference(program: str, references: Sequence[str]) -> str:
 
 def find_bug(program: str, references: Sequence[str]) -> Bug | None:
     """The first difference of `program` from its closest reference (None: equivalent)."""
+    return _find_bug(program, tuple(references))
+
+
+@lru_cache(maxsize=1024)
+def _find_bug(program: str, references: tuple[str, ...]) -> Bug | None:
+    # Cached (a Bug is frozen): a failing program is explained once per feedback choice
+    # and read again by each repair made from it.
     if not references:
         return None
     reference = closest_reference(program, references)

@@ -156,18 +156,19 @@ class SimModel:
         parsed = _parse(messages)
         task = self.tasks.lookup(parsed.spec)
         out = []
+        head = self._rng_head(messages, seed, temperature)
         for index in range(max(1, n)):
-            rng = self._rng(messages, seed, temperature, index)
+            rng = _rng_for(head, index if temperature > 0 else 0)
             text = self.respond(parsed, task, rng)
             out.append(_finish(text, max_tokens, stop))
         return out
 
-    def _rng(self, messages: list[dict[str, str]], seed: int | None, temperature: float,
-             index: int) -> random.Random:
-        choice = index if temperature > 0 else 0
-        payload = json.dumps([self.name, seed, messages, round(temperature, 6), choice],
-                             sort_keys=True, ensure_ascii=False)
-        return random.Random(int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "big"))
+    def _rng_head(self, messages: list[dict[str, str]], seed: int | None, temperature: float) -> str:
+        """The choice's seed text without its index: ``json.dumps([name, seed, messages,
+        temperature, choice])`` up to the choice, made once for all choices of a request."""
+        whole = json.dumps([self.name, seed, messages, round(temperature, 6), 0],
+                           sort_keys=True, ensure_ascii=False)
+        return whole[: -len("0]")]
 
     def respond(self, parsed: ParsedPrompt, task: Task | None, rng: random.Random) -> str:
         """One answer text for a parsed prompt."""
@@ -280,6 +281,11 @@ class SimModel:
                     return str(changed[0])
         fresh = self._buggy(task, rng)
         return fresh if fresh != code else code
+
+
+def _rng_for(head: str, choice: int) -> random.Random:
+    payload = f"{head}{choice}]"  # json.dumps of the whole list: an int prints as itself
+    return random.Random(int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "big"))
 
 
 def _parse(messages: list[dict[str, str]]) -> ParsedPrompt:

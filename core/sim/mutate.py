@@ -92,6 +92,8 @@ class _Sites:
 
     def guarded(self, node: ast.AST) -> bool:
         """True if `node` changes a name that decides whether a while loop ends."""
+        if not isinstance(node, _CHANGERS):
+            return False  # what `_changes` can say yes to, without building the name set
         return _changes(node, self.loops.names.union(*self.guards))
 
     def walk_body(self, stmts: list[ast.stmt]) -> None:
@@ -104,8 +106,9 @@ class _Sites:
     def maybe_drop(self, stmt: ast.stmt) -> None:
         if not isinstance(stmt, _DROPPABLE) or is_docstring(stmt) or not self.src.owns_lines(stmt):
             return
-        if any(self.guarded(n) for n in ast.walk(stmt)) or self.guards and any(
-            isinstance(n, ast.Break | ast.Return) for n in ast.walk(stmt)
+        inside = list(ast.walk(stmt))
+        if any(self.guarded(n) for n in inside) or self.guards and any(
+            isinstance(n, ast.Break | ast.Return) for n in inside
         ):
             return
         end = stmt.end_lineno or stmt.lineno
@@ -276,6 +279,10 @@ def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+# The statements `_changes` looks at; it says no to every other node.
+_CHANGERS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)
+
+
 def _changes(node: ast.AST, names: frozenset[str] | set[str]) -> bool:
     """True if statement `node` assigns one of `names` (or calls a method on one)."""
     targets: list[ast.expr] = []
@@ -331,8 +338,11 @@ def mutation_sites(code: str) -> tuple[Mutation, ...]:
     return tuple(sites.sites)
 
 
+@lru_cache(maxsize=2048)
 def valid_mutant(original: str, mutation: Mutation) -> str | None:
-    """The mutant's text if it really differs from `original`, else None."""
+    """The mutant's text if it really differs from `original`, else None.
+
+    Cached: the choices of one request often draw the same site of the same program."""
     mutant = mutation.apply(original)
     if mutation.kind == "syntax":
         return mutant if syntax_error(mutant) is not None else None
@@ -385,13 +395,38 @@ _COMMENTS: dict[type[ast.stmt], tuple[str, ...]] = {
 _HEADERS = ("# Solution", "# Approach: follow the specification directly.", "# Python 3")
 
 
-def restyle(code: str, rng: random.Random) -> str:
-    """`code` with a comment or blank line or two added: different text, same AST."""
+@dataclass(frozen=True)
+class _Target:
+    """A statement `restyle` may put a comment or blank line before."""
+
+    lineno: int
+    docstring: bool
+    comments: tuple[str, ...] | None  # the comments that fit it, None: a blank line only
+    indent: str
+
+
+@lru_cache(maxsize=512)
+def _restyle_targets(code: str) -> tuple[_Target, ...] | None:
+    """The statements of `code` that own their lines, in walk order (None: no parse).
+    Cached: a task's reference is restyled for each correct sample."""
     tree = parse(code)
     if tree is None:
+        return None
+    src = Source(code)
+    return tuple(
+        _Target(s.lineno, is_docstring(s),
+                next((c for t, c in _COMMENTS.items() if isinstance(s, t)), None),
+                src.indent_of(s.lineno))
+        for s in ast.walk(tree) if isinstance(s, ast.stmt) and src.owns_lines(s)
+    )
+
+
+def restyle(code: str, rng: random.Random) -> str:
+    """`code` with a comment or blank line or two added: different text, same AST."""
+    stmts = _restyle_targets(code)
+    if stmts is None:
         return code
     src = Source(code)
-    stmts = [s for s in ast.walk(tree) if isinstance(s, ast.stmt) and src.owns_lines(s)]
     inserts: dict[int, str] = {}
     wanted = rng.randint(1, 2)
     for _ in range(8):
@@ -403,11 +438,10 @@ def restyle(code: str, rng: random.Random) -> str:
                 inserts[1] = rng.choice(_HEADERS) + "\n"
             continue
         stmt = stmts[rng.randrange(len(stmts))]
-        if is_docstring(stmt) or stmt.lineno in inserts:
+        if stmt.docstring or stmt.lineno in inserts:
             continue
-        comments = next((c for t, c in _COMMENTS.items() if isinstance(stmt, t)), None)
-        if comments and choice < 0.75:
-            inserts[stmt.lineno] = src.indent_of(stmt.lineno) + rng.choice(comments) + "\n"
+        if stmt.comments and choice < 0.75:
+            inserts[stmt.lineno] = stmt.indent + rng.choice(stmt.comments) + "\n"
         else:
             inserts[stmt.lineno] = "\n"
     if not inserts:
