@@ -117,6 +117,7 @@ class TaskScreen(PlainNotifications, Screen[None]):
         self._reveal_next: set[int] = set()  # parent ids whose next new child gets the cursor
         self._labels: dict[Worker[None], str] = {}  # running actions, for messages
         self._binding_state: tuple[bool | None, ...] = ()
+        self._resumed = False  # shown at least once (styles are fresh on the first time)
 
     def _on_resize(self, event: events.Resize) -> None:
         # A new screen's first layout sends the screen a Resize to the size it was just
@@ -217,7 +218,12 @@ class TaskScreen(PlainNotifications, Screen[None]):
     def data_changed(self) -> None:
         self.refresh_changes()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._resumed:
+            # The first resume follows the mount, which styled every widget a moment
+            # ago; Screen's handler (run after this one) would style them all again.
+            self._resumed = True
+            event.refresh_styles = False
         # Polls reach only visible screens: catch up on what was written meanwhile.
         if self.is_mounted and hasattr(self, "task_record"):
             self.refresh_changes()

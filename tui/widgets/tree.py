@@ -162,6 +162,12 @@ class RepairTree(Tree[TreeData]):
         if not self._batching:
             super()._invalidate()
 
+    def process_label(self, label: str | Text) -> Text:
+        """Labels here are one line already (``node_label``): skip Tree's split and copy."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
     def get_label_width(self, node: TreeNode[TreeData]) -> int:
         """The width ``render_label`` gives, without building it: every rebuild of the
         lines measures every node, and Tree's default copies and styles each label."""
