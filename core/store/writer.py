@@ -3,7 +3,8 @@
 A run's engine awaits its writes (a call with its nodes, a batch of verdicts) through
 a `StoreWriter` instead of writing on the event loop's thread. The writer thread owns
 its own connection to the same database file. It takes every write waiting in its
-queue (up to ``batch``) and does them in one transaction, each write in a savepoint of
+queue, and while writes come in together those that arrive within ``linger`` seconds
+of the first (up to ``batch``), and does them in one transaction, each write in a savepoint of
 its own: a write that fails rolls back alone and raises in its caller; the others
 commit. A write's caller is answered only after the COMMIT, so nothing the engine
 does next (run a program, report a node) rests on an uncommitted step.
@@ -19,6 +20,7 @@ gives None for them and the caller writes directly.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import queue
 import threading
@@ -28,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from repair_tui.core.store.store import Store
+
+# Seconds the writer waits, after a first write, for more to share its transaction
+# (when writes come in together): each COMMIT, and the full-text index's new segment,
+# costs about as much CPU as a write, and a step's model call takes far longer.
+LINGER = 0.005
 
 
 @dataclass
@@ -53,9 +60,10 @@ class _Job:
 class StoreWriter:
     """Performs `Store` write methods on a thread of its own (see the module docstring)."""
 
-    def __init__(self, path: str | Path, *, batch: int = 64) -> None:
+    def __init__(self, path: str | Path, *, batch: int = 64, linger: float = LINGER) -> None:
         self.path = Path(path)
         self.batch = max(1, batch)
+        self.linger = max(0.0, linger)
         self.stats = WriterStats()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._opened = threading.Event()
@@ -68,11 +76,11 @@ class StoreWriter:
             raise self._error
 
     @classmethod
-    def for_store(cls, store: Store, *, batch: int = 64) -> StoreWriter | None:
+    def for_store(cls, store: Store, *, batch: int = 64, linger: float = LINGER) -> StoreWriter | None:
         """A writer on the same file as ``store``, or None for an in-memory database."""
         row = store.db.execute("PRAGMA database_list").fetchone()
         path = row[2] if row else ""
-        return cls(path, batch=batch) if path else None
+        return cls(path, batch=batch, linger=linger) if path else None
 
     async def write(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """``Store.<method>(*args, **kwargs)`` on the writer thread; its result once committed."""
@@ -100,6 +108,7 @@ class StoreWriter:
             self._opened.set()
             return
         self._opened.set()
+        recent: collections.deque[int] = collections.deque(maxlen=8)  # writes per transaction
         try:
             while True:
                 first = self._queue.get()
@@ -107,9 +116,12 @@ class StoreWriter:
                     return
                 jobs = [first]
                 stop = False
+                # Linger only while writes come in together (one of the last transactions
+                # held several): a caller writing one step at a time never waits.
+                until = time.monotonic() + (self.linger if max(recent, default=0) > 1 else 0.0)
                 while len(jobs) < self.batch:
                     try:
-                        job = self._queue.get_nowait()
+                        job = self._queue.get(timeout=max(0.0, until - time.monotonic()))
                     except queue.Empty:
                         break
                     if job is None:
@@ -117,6 +129,7 @@ class StoreWriter:
                         break
                     jobs.append(job)
                 self._run(store, jobs)
+                recent.append(len(jobs))
                 if stop:
                     return
         finally:

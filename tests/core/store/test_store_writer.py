@@ -76,3 +76,37 @@ async def test_closing_commits_what_is_queued(tmp_path: Path) -> None:
     assert len(store.nodes_by_key(run_id)) == 5
     assert writer.stats.transactions >= 3  # at most 2 writes per transaction
     store.close()
+
+
+async def test_writes_that_come_in_together_wait_for_each_other_and_lone_ones_never_wait(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "w.db")
+    run_id = new_run(store)
+    # A linger far longer than the test may take: only a full batch ends it.
+    writer = StoreWriter(tmp_path / "w.db", batch=3, linger=3600.0)
+    try:
+        # One at a time, as the app's single steps or a run at concurrency 1 write: no
+        # write waits for company (a wait would hit the 60 s bound, not the hour).
+        for i in range(3):
+            await asyncio.wait_for(writer.write("add_call", run_id, call(i), [program(i)]), 60)
+        assert writer.stats.transactions == 3
+        # Two queued at once usually share a transaction (the writer may take the first
+        # before the second is queued: then try again). From then on writes come in
+        # together, so a write waits for two more to fill its batch of three.
+        i = 3
+        while writer.stats.writes == writer.stats.transactions:
+            assert i < 200, "two writes queued together never shared a transaction"
+            await asyncio.gather(*(writer.write("add_call", run_id, call(j), [program(j)])
+                                   for j in (i, i + 1)))
+            i += 2
+        before = writer.stats.transactions
+        first = asyncio.ensure_future(writer.write("add_call", run_id, call(i), [program(i)]))
+        await asyncio.sleep(0)
+        rest = [writer.write("add_call", run_id, call(j), [program(j)]) for j in (i + 1, i + 2)]
+        await asyncio.wait_for(asyncio.gather(first, *rest), 60)
+        assert writer.stats.transactions == before + 1
+        assert len(store.nodes_by_key(run_id)) == i + 3
+    finally:
+        await asyncio.to_thread(writer.close)
+        store.close()
