@@ -17,10 +17,10 @@ as the pilot tests do), it times:
   from the poll to the run screen's tallies, table and estimate updated.
 
 Then the same steps again (rows marked "+ writing") on a copy of the database into
-which a second run writes the whole time: ``repair-tui run`` with the simulated model
-in another process (its model calls, sandbox executions and stored nodes), while the
-app polls for changes every 0.5 s as it does by default. The benchmark's own run is
-opened, by name.
+whose run another process writes the whole time, as a run in progress does (about 40
+feedback + repair pairs and verdicts a second, in every task), while the app polls for
+changes every 0.5 s as it does by default: the run screen and the task tree then also
+take in what was written.
 
 Each figure is the median of --repeat fresh apps, as wall time and as the CPU time
 this process spent (the second is what a loaded machine does not inflate). The
@@ -60,7 +60,7 @@ from textual.widgets import DataTable
 
 SIZE = (160, 50)
 RUN_NAME = "humaneval-50x1"
-WRITER_RUN = "writing"
+WRITE_PAUSE = 0.02  # seconds between the writer's steps (about 40 a second)
 BUDGETS = {"runs screen": 1.0, "run screen": 0.5, "task tree": 0.1}
 EXPLANATION = ("The function returns early inside the loop, so only the first element is "
                "checked; the expected output for the failing input needs every element. "
@@ -194,25 +194,19 @@ async def measure_once(db: Path, writing: bool = False) -> Figures:
 
 @contextmanager
 def writing_run(db: Path) -> Iterator[None]:
-    """A second run writing into ``db`` until the block ends: ``repair-tui run`` with
-    the simulated model, in its own process (it outlasts any --repeat here)."""
-    cmd = [sys.executable, "-m", "repair_tui.tui", "run", "--dataset", "humaneval",
-           "--model", "sim", "--np", "50", "--nfr", "3", "--depth", "2",
-           "--sim-latency", "0.05", "--name", WRITER_RUN, "--db", str(db)]
+    """Another process writing into the benchmark's run until the block ends, as a run
+    in progress does: ``write_steps`` (this script with --write-into)."""
+    cmd = [sys.executable, __file__, "--write-into", str(db)]
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            text=True)
     try:
-        start = time.perf_counter()
-        while _writer_nodes(db) < 200:  # under way: calls answered, programs stored
-            if proc.poll() is not None:
-                raise RuntimeError("the writing run stopped: " + proc.stderr.read().decode()
-                                   if proc.stderr else "the writing run stopped")
-            if time.perf_counter() - start > 120:
-                raise TimeoutError("the writing run stored nothing in 120 s")
-            time.sleep(0.2)
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "writing":  # after its first steps
+            raise RuntimeError(f"the writer stopped: {proc.communicate()[1].strip()}")
         yield
         if proc.poll() is not None:
-            raise RuntimeError("the writing run ended before the measurements did")
+            raise RuntimeError("the writer ended before the measurements did")
     finally:
         proc.terminate()
         try:
@@ -222,11 +216,36 @@ def writing_run(db: Path) -> Iterator[None]:
             proc.wait()
 
 
-def _writer_nodes(db: Path) -> int:
+def write_steps(db: Path, pause: float = WRITE_PAUSE) -> None:
+    """Write into the benchmark's run until killed, as a running run does: a feedback
+    and its repair under a failing program (random task, the biggest ones included),
+    then the repair's verdict; two transactions per step, a step every ``pause`` s."""
+    from repair_tui.core.store.records import NewNode
+    from repair_tui.sandbox.result import Status, TestResult, Verdict
+
+    rng = np.random.default_rng(1)
     with Store.open(db) as store:
-        run = store.find_run(WRITER_RUN)
-        return 0 if run is None else int(store.db.execute(
-            "SELECT count(*) FROM nodes WHERE run_id = ?", (run.id,)).fetchone()[0])
+        run = store.get_run(RUN_NAME)
+        failing = [(r[0], r[1]) for r in store.db.execute(
+            "SELECT task_id, key FROM nodes WHERE run_id = ? AND kind = 'program' "
+            "AND passed = 0 AND parent_id IS NULL", (run.id,))]
+        code = "def f(x):\n    return x\n"
+        for step in range(10**9):
+            task_id, key = failing[int(rng.integers(len(failing)))]
+            feedback = f"{key}|f{1000 + step}"
+            nodes = store.add_nodes(run.id, [
+                NewNode(task_id, feedback, "feedback", parent_key=key, model="sim",
+                        text=EXPLANATION, tokens=45),
+                NewNode(task_id, f"{feedback}|r0", "program", parent_key=feedback,
+                        model="sim", text=f"```python\n{code}```", code=code, tokens=120)])
+            passed = bool(rng.random() < 0.3)
+            results = [TestResult(0, Status.PASSED if passed else Status.WRONG_ANSWER,
+                                  "[1]", "1", "1" if passed else "2")]
+            store.record_verdict(nodes[-1].id, Verdict(
+                passed, results, "fixed", fault=None if passed else "wrong answer on test 1"))
+            if step == 20:
+                print("writing", flush=True)
+            time.sleep(pause)
 
 
 async def live_refresh(app: RepairApp, pilot: Pilot[None], screen: RunScreen, db: Path,
@@ -299,8 +318,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated run")
     parser.add_argument("--keep", type=Path, default=None, help="build (or reuse) this database")
     parser.add_argument("--no-writing", action="store_true",
-                        help="skip the pass with another run writing into the database")
+                        help="skip the pass with another process writing into the run")
+    parser.add_argument("--write-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_into:  # the writer process of the "+ writing" pass
+        write_steps(args.write_into)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         db = args.keep or Path(tmp) / "bench.db"
         if not db.exists():
