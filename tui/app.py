@@ -5,8 +5,8 @@ Every ~0.5 s it polls ``store.data_version()`` (a cheap PRAGMA) and, when anyone
 committed, posts ``DataChanged`` to the active screen (and to those seen behind a
 modal), which re-reads only what it shows; screens below catch up when resumed. ``engine_for(run_id)`` hands screens a cached ``core.engine.steps.Engine`` per run.
 A database with no runs gets the bundled sample runs (``load_sample_runs``).
-Once the first screen is drawn, the objects alive then (modules, classes, the app) are
-frozen out of the garbage collector's full passes and its young generation is collected
+Once the first screen is drawn, the next screens' modules are imported and their widgets'
+styles parsed, and the objects alive then (modules, classes, the app) are frozen out of the garbage collector's full passes and its young generation is collected
 less often; both are undone when the app ends.
 """
 
@@ -22,6 +22,7 @@ from functools import partial
 from importlib.resources import as_file, files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported, SamplesLoading
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
 
 SAMPLE_SUFFIX = ".jsonl.gz"
 GC_YOUNG_THRESHOLD = 5000  # allocations between collections of the youngest generation
+# Modules of the screens a session opens after the Runs screen, and of the widgets they
+# show, imported and their styles parsed right after start (``RepairApp._warm_up``).
+PRELOADED_MODULES = ("repair_tui.tui.screens.run", "repair_tui.tui.screens.task",
+                     "repair_tui.tui.widgets.detail", "repair_tui.tui.widgets.diff",
+                     "textual.widgets._footer", "textual.widgets._markdown")
 
 
 def bundled_samples() -> Traversable:
@@ -186,7 +192,30 @@ class RepairApp(App[None]):
         if self.load_samples and not self.store.run_names():
             self._start_sample_load()
         self.set_interval(self.poll_interval, self.poll_data, name="poll-data")
-        self.call_after_refresh(self._freeze_long_lived)
+        self.call_after_refresh(self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Once the first screen is drawn: what opening the next screens would do first."""
+        self._preload_styles()
+        self._freeze_long_lived()
+
+    def _preload_styles(self) -> None:
+        # Each widget class new to the app adds its default CSS, and the next styling
+        # parses the whole stylesheet again: three parses on opening a Task screen.
+        # Import the screens a session opens next and parse their widgets' CSS once.
+        from textual.dom import DOMNode
+        from textual.widget import Widget
+
+        for name in PRELOADED_MODULES:
+            for value in vars(importlib.import_module(name)).values():
+                if isinstance(value, type) and issubclass(value, Widget):
+                    # DOMNode._get_default_css reads only the class's CSS bases.
+                    bases = SimpleNamespace(_node_bases=value._css_bases(value))
+                    for source, css, tie_breaker, scope in DOMNode._get_default_css(
+                            bases):  # type: ignore[arg-type]
+                        self.stylesheet.add_source(css, read_from=source, is_default_css=True,
+                                                   tie_breaker=tie_breaker, scope=scope)
+        _ = self.stylesheet.rules  # parsed here, once
 
     def _freeze_long_lived(self) -> None:
         # A full collection walks every tracked object, some 200,000 once Textual, rich
