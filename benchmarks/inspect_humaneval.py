@@ -7,7 +7,7 @@ script, one after the other:
 
 * repair-tui: ``repair-tui run --dataset humaneval --np 1 --nfr 0`` (no feedback, no
   repair) through the real CLI, into a fresh SQLite database, sandbox on this machine.
-* Inspect AI: ``inspect eval`` of the HumanEval task defined below, through Inspect's
+* Inspect AI: ``inspect eval`` of the HumanEval task described next, through Inspect's
   OpenAI-compatible provider (``--model openai-api/sim/<model>``, base URL in
   ``SIM_BASE_URL``), sandbox ``local``.
 
@@ -19,12 +19,16 @@ docstring says what is copied and what differs. The chats are read back from the
 repair-tui run's database, so they are exactly what repair-tui sent.
 
 repair-tui talks to serve-sim through the openai SDK, as Inspect does (its default
-transport; ``--transport httpx|lean`` measures its other HTTP clients). Temperature, max tokens and
-concurrency are set the same on both sides (repair-tui
-``--concurrency``, Inspect ``--max-connections``). Neither shows a progress display
-(repair-tui ``--json``, Inspect ``--display none``); each writes its own record (a
-SQLite database; an ``.eval`` log). After both runs the script checks that Inspect got
-the very answers repair-tui stored and compares the pass counts task by task.
+transport; ``--transport httpx|lean`` measures its other HTTP clients). Temperature,
+max tokens and concurrency are the same on both sides (repair-tui ``--concurrency``,
+Inspect ``--max-connections``). Neither shows a progress display (repair-tui
+``--json``, Inspect ``--display none``). After both runs the script checks that
+Inspect got the very answers repair-tui stored and compares the verdicts task by task.
+
+What is not equal, by design of each tool: the judge (repair-tui's sandbox, isolated,
+4 s of CPU per test; Inspect's ``local`` sandbox, a plain ``python -c`` per sample,
+30 s, at most as many at once as there are cores), and the record (a SQLite database;
+Inspect's ``.eval`` log, after a ``git`` call or three for its metadata).
 
 Tasks: all 164 on both sides (earlier figures were taken over 163). With the default
 seed the verdicts agree on 163 and differ on HumanEval/115: the answer is right (the
@@ -47,7 +51,9 @@ neither tool, so that its own small RSS is all that a child inherits at spawn):
 * start-up: the median wall time of ``repair-tui --version`` / ``inspect --version``
   (3 each, alternating), and in the runs the time from spawn to the first answered
   request at serve-sim (read from its ``--verbose`` request log);
-* serve-sim's CPU time during each run, and the load average before and after.
+* serve-sim's CPU time during each run, and the load average before each round and
+  at the end. ``--repeat R`` runs R rounds and reports each figure's median; a round
+  takes 20-60 s on 2 cores, depending on the load.
 
 Usage: python benchmarks/inspect_humaneval.py [--limit N] [--model sim] [--seed 0]
        [--latency 0] [--concurrency 16] [--transport sdk|httpx|lean] [--repeat R]
