@@ -1,8 +1,9 @@
 """Benchmark: a whole run against `repair-tui serve-sim --latency 0.2` at concurrency 32.
 
-Issue 4 "Speed": a run of about 2,000 model calls must finish within 1.3x of the
-ideal, calls x latency / concurrency, i.e. the engine keeps its pool full and neither
-SQLite writes nor the sandbox hold it up.
+A run of about 2,000 model calls should finish within 1.5x of the ideal, calls x
+latency / concurrency, with serve-sim on the same two cores (issue 16; issue 4 asked
+1.3x), i.e. the engine keeps its pool full and neither SQLite writes nor the sandbox
+hold it up; the engine's own CPU should stay under 1.5 ms a call.
 
 The server runs in its own process (its simulated answers cost CPU that is not the
 engine's); the run itself is `run_repair`, the code behind `repair-tui run`, in this
@@ -16,10 +17,13 @@ goes:
 * SQLite: time the writer thread spent in its batched transactions (off the event
   loop), and time in any store write still made on the event loop's thread (every
   second there is a second the loop serves no call);
-* CPU seconds of this process, the server and the sandbox, and the machine's load.
+* CPU seconds of this process (by thread: the event loop, the sandbox caller's
+  threads; the store writer's in its own line), the server and the sandbox, and the
+  machine's load.
 
 Usage: python benchmarks/engine_throughput.py [--np 10] [--nfr 3] [--limit N]
-       [--latency 0.2] [--concurrency 32] [--mode separate] [--profile FILE]
+       [--latency 0.2] [--concurrency 32] [--mode separate] [--transport sdk|httpx|lean]
+       [--profile FILE]
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from repair_tui.sandbox.result import Verdict
 from repair_tui.sandbox.runner import Sandbox
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+TARGET = 1.5  # wall time over the ideal, with serve-sim beside the engine
 
 
 class Meter:
@@ -273,7 +278,7 @@ def report(args: argparse.Namespace, r: dict[str, Any], server_cpu: float,
     print(f"calls {r['calls']:,} ({r['failed']} failed, {r['retries']} retried), "
           f"programs {r['programs']:,}, repairs {r['repairs']:,}")
     print(f"wall {wall:.2f} s   ideal {ideal:.2f} s (calls x {args.latency} s / {args.concurrency})"
-          f"   ratio {ratio:.2f}  (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})")
+          f"   ratio {ratio:.2f}  (target <= {TARGET}: {'met' if ratio <= TARGET else 'NOT met'})")
     print("where the time goes:")
     print(f"  model calls   mean in flight {calls.mean_active(wall):5.1f} of {args.concurrency} "
           f"(peak {calls.peak}); mean call {calls.busy / max(1, calls.count):.3f} s "
@@ -337,7 +342,7 @@ def main() -> int:
     print(f"server: serve-sim --latency {args.latency}{' with TCP_NODELAY' if args.nodelay else ''};"
           f" load average before: {load_before[0]:.2f}")
     ratio = report(args, result, server_cpu, load)
-    return 0 if ratio <= 1.3 else 1
+    return 0 if ratio <= TARGET else 1
 
 
 if __name__ == "__main__":
