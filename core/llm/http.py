@@ -69,18 +69,19 @@ class Pool:
         self.port = port
         self._idle: list[_Connection] = []
 
-    async def send(self, request: bytes, connect_timeout: float | None = None) -> Answer:
-        """Send one whole request and read its answer. A pooled connection that the
-        server closed meanwhile is replaced once; a new connection that cannot be
-        opened raises ConnectFailed; other failures raise OSError, ProtocolError or
-        asyncio.IncompleteReadError."""
+    async def send(self, request: bytes, connect_timeout: float | None = None, *,
+                   head: bool = False) -> Answer:
+        """Send one whole request and read its answer (``head``: a HEAD request's, with
+        no body). A pooled connection that the server closed meanwhile is replaced
+        once; a new connection that cannot be opened raises ConnectFailed; other
+        failures raise OSError, ProtocolError or asyncio.IncompleteReadError."""
         while self._idle:
             conn = self._idle.pop()
             try:
-                return await self._exchange(conn, request)
+                return await self._exchange(conn, request, head)
             except (ConnectionError, asyncio.IncompleteReadError):
                 conn.close()  # closed by the server while idle: try a fresh one
-        return await self._exchange(await self._connect(connect_timeout), request)
+        return await self._exchange(await self._connect(connect_timeout), request, head)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
@@ -100,10 +101,10 @@ class Pool:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return _Connection(reader, writer)
 
-    async def _exchange(self, conn: _Connection, request: bytes) -> Answer:
+    async def _exchange(self, conn: _Connection, request: bytes, head: bool) -> Answer:
         try:
             conn.writer.write(request)
-            answer, keep = await _read_answer(conn.reader)
+            answer, keep = await _read_answer(conn.reader, head)
         except BaseException:
             conn.close()
             raise
@@ -141,8 +142,35 @@ class LeanHTTP:
         await self.pool.aclose()
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
-    """One response; and whether the connection can carry another."""
+async def _read_answer(reader: asyncio.StreamReader, head: bool = False) -> tuple[Answer, bool]:
+    """One response (after any interim 1xx ones); and whether the connection can carry
+    another. ``head``: the request was a HEAD, whose answer has no body."""
+    version, status, reason, headers, raw_headers = await _read_head(reader)
+    while 100 <= status < 200:
+        if status == 101:
+            raise ProtocolError("the server switched protocols")
+        version, status, reason, headers, raw_headers = await _read_head(reader)
+    keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+    if head or status in (204, 304):
+        body = b""  # no body, whatever the headers say (RFC 9112, section 6.3)
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        body = await _read_chunked(reader)
+    elif "content-length" in headers:
+        try:
+            length = int(headers["content-length"])
+        except ValueError:
+            raise ProtocolError("bad Content-Length") from None
+        body = await reader.readexactly(length)
+    else:
+        body, keep = await reader.read(), False  # the body ends with the connection
+    return Answer(status, headers, body, tuple(raw_headers), reason), keep
+
+
+async def _read_head(
+    reader: asyncio.StreamReader,
+) -> tuple[str, int, str, dict[str, str], list[tuple[str, str]]]:
+    """A response's status line and headers: version, status, reason phrase, headers by
+    lower-case name, and headers as sent."""
     line = await reader.readuntil(b"\r\n")
     try:
         version, code, *rest = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
@@ -165,18 +193,7 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
         headers[name.lower()] = value
     else:
         raise ProtocolError("too many header lines")
-    keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = await _read_chunked(reader)
-    elif "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-        except ValueError:
-            raise ProtocolError("bad Content-Length") from None
-        body = await reader.readexactly(length)
-    else:
-        body, keep = await reader.read(), False  # the body ends with the connection
-    return Answer(status, headers, body, tuple(raw_headers), rest[0] if rest else ""), keep
+    return version, status, rest[0] if rest else "", headers, raw_headers
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

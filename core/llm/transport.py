@@ -42,7 +42,8 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         data = await _request_bytes(request)
         try:
             async with asyncio.timeout(timeout.get("read")):
-                answer = await pool.send(data, timeout.get("connect"))
+                answer = await pool.send(data, timeout.get("connect"),
+                                         head=request.method == "HEAD")
         except ConnectFailed as exc:
             if isinstance(exc.__cause__, TimeoutError):
                 raise httpx2.ConnectTimeout(str(exc), request=request) from exc

@@ -120,3 +120,18 @@ async def test_the_sdk_maps_the_transport_errors_as_for_httpcore() -> None:
     with pytest.raises(openai.APIConnectionError):
         await client.post("/chat/completions", body={"model": "m"}, cast_to=str)
     await client.close()
+
+
+async def test_answers_without_a_body_and_interim_ones(http: httpx2.AsyncClient) -> None:
+    # 204 and HEAD answers end at their headers (a Content-Length says what a GET would
+    # get); a 100 Continue before the answer is skipped. The connection stays usable.
+    answers = iter([b"HTTP/1.1 204 No Content\r\n\r\n",
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    server, seen, url = await serve(lambda _: next(answers))
+    async with server:
+        assert (await http.post(f"{url}/x", content=b"{}")).status_code == 204
+        head = await http.head(f"{url}/x", headers={"Content-Length": "0"})  # for serving()
+        assert (head.status_code, head.content) == (200, b"")
+        assert (await http.post(f"{url}/x", content=b"{}")).text == "ok"
+        assert len(seen) == 3
