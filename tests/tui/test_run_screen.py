@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from repair_tui.core.store.store import Store
 from repair_tui.tui.app import RepairApp
+from repair_tui.tui.messages import DataChanged
 from repair_tui.tui.screens.run import RunScreen
 from repair_tui.tui.screens.runs import RunsScreen
 from repair_tui.tui.widgets.chart import PassChart
@@ -193,6 +194,36 @@ async def test_other_runs_writing_do_not_touch_this_screen(tmp_path: Path) -> No
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert screen.grid is grid  # no new estimate for another run's nodes
+
+
+async def test_changes_reported_after_a_screen_covers_it_wait_until_it_is_back(
+        tmp_path: Path) -> None:
+    """A DataChanged that reaches the Run screen once the Task screen covers it (the
+    poll came just before Enter) reads nothing while the task opens; on return the
+    screen catches up with everything written meanwhile."""
+    db = make_db(tmp_path / "demo.db")
+    app = RepairApp(db, load_samples=False, poll_interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot)
+        grid = screen.grid
+        reads: list[str] = []
+        count = screen.refresh_counts
+        screen.refresh_counts = lambda: (reads.append("counts"), count())[1]  # type: ignore[method-assign]
+        await pilot.press("enter")  # the Task screen on top
+        await pilot.pause()
+        assert app.screen is not screen
+        with Store.open(db) as writer:
+            Writer(writer, 1).program("apps/test/0005", 0, None)
+        app.poll_data()
+        screen.post_message(DataChanged())  # as if posted while it was still on top
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert reads == [] and screen.grid is grid
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert reads == ["counts"] and screen.grid is not grid
+        assert "pending 1" in str(screen.query_one(Tallies).render())
 
 
 async def test_estimator_mode_key(tmp_path: Path) -> None:

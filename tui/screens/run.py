@@ -181,6 +181,13 @@ class RunScreen(Screen[None]):
     # --- live data -------------------------------------------------------------
 
     @on(DataChanged)
+    def data_changed(self) -> None:
+        # A poll just before Enter leaves its DataChanged here while the Task screen
+        # opens on top: re-reading then (and starting an estimate) doubled that opening
+        # while a run writes. Hidden, wait: on_screen_resume catches up.
+        if self in self.repair_app.visible_screens():
+            self.follow_changes()
+
     def follow_changes(self) -> None:
         """Re-read what this run shows if any of its nodes (or its status) changed."""
         store = self.repair_app.store
