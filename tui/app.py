@@ -207,14 +207,17 @@ class RepairApp(App[None]):
         from textual.widget import Widget
 
         for name in PRELOADED_MODULES:
-            for value in vars(importlib.import_module(name)).values():
-                if isinstance(value, type) and issubclass(value, Widget):
-                    # DOMNode._get_default_css reads only the class's CSS bases.
-                    bases = SimpleNamespace(_node_bases=value._css_bases(value))
-                    for source, css, tie_breaker, scope in DOMNode._get_default_css(
-                            bases):  # type: ignore[arg-type]
-                        self.stylesheet.add_source(css, read_from=source, is_default_css=True,
-                                                   tie_breaker=tie_breaker, scope=scope)
+            widgets = [v for v in vars(importlib.import_module(name)).values()
+                       if isinstance(v, type) and issubclass(v, Widget)]
+            for widget in widgets:
+                try:  # DOMNode._get_default_css reads only the class's CSS bases
+                    bases = SimpleNamespace(_node_bases=widget._css_bases(widget))
+                    sources = DOMNode._get_default_css(bases)  # type: ignore[arg-type]
+                except (AttributeError, TypeError):  # another Textual: only slower
+                    return
+                for source, css, tie_breaker, scope in sources:
+                    self.stylesheet.add_source(css, read_from=source, is_default_css=True,
+                                               tie_breaker=tie_breaker, scope=scope)
         _ = self.stylesheet.rules  # parsed here, once
 
     def _freeze_long_lived(self) -> None:

@@ -277,6 +277,42 @@ async def test_label_widths_match_the_drawn_labels_and_a_resize_relays_out(
         assert tree.size.height < 30 and tree.region.right <= 90
 
 
+async def test_opening_a_task_parses_no_stylesheet_and_keeps_the_collector_as_found(
+        tmp_path: Path) -> None:
+    """Right after start the app parses the Task screen's widget styles, so opening a
+    task re-parses no stylesheet; the garbage collector's settings the app changed at
+    start are back as they were once it ends."""
+    import gc
+
+    from repair_tui.tui.app import RepairApp
+    from textual.css.stylesheet import Stylesheet
+
+    db = tmp_path / "r.db"
+    fixed_run(db)
+    thresholds = gc.get_threshold()
+    app = RepairApp(db, load_samples=False, poll_interval=60)
+    parsed: list[int] = []
+    parse = Stylesheet.parse
+
+    def counted(self: Stylesheet) -> None:
+        parsed.append(1)
+        parse(self)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert gc.get_threshold() != thresholds and gc.get_freeze_count() > 0
+        Stylesheet.parse = counted  # type: ignore[method-assign]
+        try:
+            assert app.open_screen("task", "TaskScreen", 1, TASK)
+            await pilot.pause()
+            await pilot.press("down", "down", "down")  # a feedback, then a repair's diff
+            await pilot.pause()
+        finally:
+            Stylesheet.parse = parse  # type: ignore[method-assign]
+        assert isinstance(app.screen, TaskScreen) and parsed == []
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0
+
+
 def test_spec_markdown_keeps_code_and_line_breaks() -> None:
     from repair_tui.core.datasets.load import load_dataset
     from repair_tui.sandbox.result import Status, TestResult
