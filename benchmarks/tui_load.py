@@ -26,15 +26,17 @@ Each figure is the median of --repeat fresh apps, as wall time and as the CPU ti
 this process spent (the second is what a loaded machine does not inflate). The
 ratios printed are measured / budget: below 1.0 is within budget.
 
-    python benchmarks/tui_load.py [--repeat 5] [--keep DB] [--no-writing]
+    python benchmarks/tui_load.py [--repeat 5] [--keep DB] [--no-writing] [--profile N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -61,6 +63,7 @@ from textual.widgets import DataTable
 SIZE = (160, 50)
 RUN_NAME = "humaneval-50x1"
 WRITE_PAUSE = 0.02  # seconds between the writer's steps (about 40 a second)
+PROFILE: cProfile.Profile | None = None  # set by --profile: on around each tree opening
 BUDGETS = {"runs screen": 1.0, "run screen": 0.5, "task tree": 0.1}
 EXPLANATION = ("The function returns early inside the loop, so only the first element is "
                "checked; the expected output for the failing input needs every element. "
@@ -273,13 +276,20 @@ async def task_tree(app: RepairApp, pilot: Pilot[None], screen: RunScreen, clock
     marks: Figures = {}
     mount = TaskScreen.on_mount
 
+    def drawn() -> None:
+        marks.setdefault("task tree", clock.stop())
+        if PROFILE is not None:
+            PROFILE.disable()
+
     def on_mount(self: TaskScreen) -> None:
         mount(self)
-        self.call_after_refresh(lambda: marks.setdefault("task tree", clock.stop()))
+        self.call_after_refresh(drawn)
 
     TaskScreen.on_mount = on_mount  # type: ignore[method-assign,unused-ignore]
     try:
         clock.start()
+        if PROFILE is not None:
+            PROFILE.enable()
         await pilot.press("enter")
         await until(pilot, lambda: "task tree" in marks)
     finally:
@@ -319,11 +329,18 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, help="build (or reuse) this database")
     parser.add_argument("--no-writing", action="store_true",
                         help="skip the pass with another process writing into the run")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="instead of timing: profile the task tree's opening (Enter to "
+                             "drawn) in --repeat fresh apps, print the N top entries")
     parser.add_argument("--write-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write_into:  # the writer process of the "+ writing" pass
         write_steps(args.write_into)
         return 0
+    if args.profile:
+        global PROFILE
+        PROFILE = cProfile.Profile()
+        args.no_writing = True
     with tempfile.TemporaryDirectory() as tmp:
         db = args.keep or Path(tmp) / "bench.db"
         if not db.exists():
@@ -333,6 +350,11 @@ def main() -> int:
                   f"in {time.perf_counter() - t0:.1f} s")
         runs = asyncio.run(measure(db, args.repeat))
         load = [os.getloadavg()[0]]
+        if PROFILE is not None:
+            print(f"cProfile of the task tree's opening, {args.repeat} fresh apps, load "
+                  f"average {load[0]:.2f}:")
+            pstats.Stats(PROFILE).sort_stats("cumulative").print_stats(args.profile)
+            return 0
         if not args.no_writing:
             runs.update(measure_writing(db, args.repeat))
             load.append(os.getloadavg()[0])
