@@ -24,6 +24,7 @@ import json
 import marshal
 import os
 import select
+import signal
 import sys
 import time
 import types
@@ -617,6 +618,17 @@ def _reap_tree(proc_fd: int, pid: int) -> list[int]:
     return out
 
 
+def _stop_zygote(pid: int, link: Link) -> None:
+    """End the zygote and reap it before the server exits: its parent-death signal
+    would end it too, but only after the server is gone, so it outlived the caller's
+    ``close()`` by a moment. Every test has ended by now (or is killed with it)."""
+    link.sock.close()
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
 def _options(argv: list[str]) -> tuple[int, str, bool, dict[str, bool]]:
     """--workers N, --isolation auto|rlimits, --simulate-no-namespaces, and --no-seccomp,
     --no-cgroup, --netns-per-test to turn layers off or on (to measure what each costs).
@@ -662,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     _child.prepare_streams()
     gc.collect()
     gc.freeze()  # the zygote, the judges and their forks then touch fewer pages
-    _zygote_pid, link = _zygote.start(conf, pidns_fd)
+    zygote_pid, link = _zygote.start(conf, pidns_fd)
     server = Server(conf, link, workers, req_fd, resp_fd)
     server.judges.start_all()
     server._send({"ev": "hello", "isolation": conf.description, "namespaces": conf.namespaces,
@@ -673,6 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve()
     finally:
         server.judges.close()
+        _stop_zygote(zygote_pid, link)
         if conf.cgroups is not None:  # every test has ended: the groups are empty
             conf.cgroups.remove()
     return 0

@@ -261,3 +261,48 @@ def test_prepared_checks_are_dropped_oldest_first_within_their_budget() -> None:
     assert kept and kept == seen[-len(kept):] and len(kept) < 12  # the newest, in order
     os.close(checks.get(*seen[-len(kept)])[0])  # a hit moves the task to the end
     assert list(checks.entries)[-1] == seen[-len(kept)]
+
+
+CALLER_LEAVES = """
+import os, sys
+from repair_tui.sandbox import Sandbox
+from repair_tui.sandbox.result import Limits
+box = Sandbox(limits=Limits(timeout=2.0), workers=2)
+assert box.run("print(1)", {"style": "stdio", "cases": [{"input": "", "output": "1\\n"}]}).passed
+print(box._proc.pid, flush=True)
+sys.stdin.readline()  # the test has seen the server's processes
+os._exit(0)  # no close(): the server sees its input end and shuts down
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("caller", ["closes", "exits"])
+def test_nothing_of_the_server_outlives_it(caller: str) -> None:
+    # the zygote and the judges end, and are reaped, before the server exits: left to
+    # their parent-death signal they ended a moment after it, as zombies for init to reap
+    if caller == "closes":
+        box = Sandbox(limits=FAST, workers=2)
+        assert box.run("print(1)", {"style": "stdio", "cases": [{"input": "", "output": "1\n"}]}).passed
+        server = server_pid(box)
+        tree = descendants(server)
+        box.close()
+    else:
+        proc = subprocess.Popen([sys.executable, "-c", CALLER_LEAVES], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        server = int(proc.stdout.readline())
+        tree = descendants(server)
+        proc.communicate("go\n", timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(server) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert len(tree) >= 3  # zygote, two judges
+    assert not _alive(server)
+    assert [pid for pid in tree if os.path.exists(f"/proc/{pid}")] == []
