@@ -40,7 +40,7 @@ import repair_tui.sandbox._linux as L
 import repair_tui.sandbox._proto as P
 import repair_tui.sandbox._zygote as _zygote
 from repair_tui.sandbox._asserts import CheckCode, prompt_definitions
-from repair_tui.sandbox._testproc import TestProcess, read_proc
+from repair_tui.sandbox._testproc import TestProcess, proc_tree, read_proc
 from repair_tui.sandbox._zygote import Link
 
 # Imported once here so that programs find them already loaded after the fork.
@@ -572,7 +572,7 @@ def _demote(test: TestProcess, conf: _jail.Confinement) -> None:
     pids = [test.pid]
     if not conf.namespaces and conf.proc_fd is not None:  # the shim's test and its children;
         with contextlib.suppress(OSError):  # not the shim, which must clean up promptly
-            pids = _reap_tree(conf.proc_fd, test.pid)
+            pids = [p for p, _ in proc_tree(conf.proc_fd, test.pid) if p != test.pid]
     ours = os.getsid(0)
     for pid in pids:
         with contextlib.suppress(OSError):  # it may have exited just now
@@ -596,26 +596,6 @@ def _runqueue_wait(proc_fd: int | None, pid: int) -> float:
         return int(read_proc(proc_fd, pid, "schedstat", 200).split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return 0.0
-
-
-def _reap_tree(proc_fd: int, pid: int) -> list[int]:
-    """Descendants of ``pid`` read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir(proc_fd):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                fd = os.open(f"{entry}/stat", os.O_RDONLY, dir_fd=proc_fd)
-                try:
-                    stat = os.read(fd, 4096)
-                finally:
-                    os.close(fd)
-                fields = stat[stat.rfind(b")") + 2 :].split()
-                children.setdefault(int(fields[1]), []).append(int(entry))
-    out, frontier = [], [pid]
-    while frontier:
-        frontier = [c for p in frontier for c in children.get(p, [])]
-        out += frontier
-    return out
 
 
 def _stop_zygote(pid: int, link: Link) -> None:

@@ -279,11 +279,11 @@ def _proc_cpu(proc_fd: int | None, pid: int) -> float:
         return 0.0
 
 
-def _tree_cpu(proc_fd: int, pid: int) -> float:
-    """user + system time of ``pid`` and its live descendants (each with the time of
-    the children it reaped), from /proc/<pid>/stat through the host's /proc."""
-    parents: dict[int, int] = {}
-    times: dict[int, int] = {}
+def proc_tree(proc_fd: int, pid: int) -> list[tuple[int, list[bytes]]]:
+    """``pid`` (while it lives) and its live descendants, each with the fields of its
+    /proc/<pid>/stat after the name (``fields[1]`` the parent), through the host's /proc."""
+    stats: dict[int, list[bytes]] = {}
+    children: dict[int, list[int]] = {}
     for entry in os.listdir(proc_fd):
         if not entry.isdigit():
             continue
@@ -293,14 +293,19 @@ def _tree_cpu(proc_fd: int, pid: int) -> float:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 14:
-            parents[int(entry)] = int(fields[1])
-            times[int(entry)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    children: dict[int, list[int]] = {}
-    for child, parent in parents.items():
-        children.setdefault(parent, []).append(child)
-    total, frontier = 0, [pid]
+            stats[int(entry)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    out, frontier = [], [pid]
     while frontier:
         p = frontier.pop()
-        total += times.get(p, 0)
+        if p in stats:
+            out.append((p, stats[p]))
         frontier += children.get(p, [])
-    return total / CLK_TCK
+    return out
+
+
+def _tree_cpu(proc_fd: int, pid: int) -> float:
+    """user + system time of ``pid`` and its live descendants (each with the time of
+    the children it reaped), from /proc/<pid>/stat through the host's /proc."""
+    ticks = sum(int(f) for _, fields in proc_tree(proc_fd, pid) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / CLK_TCK
