@@ -3,8 +3,10 @@ feedback origin, and the filtered, searchable task table.
 
 Live: on ``DataChanged`` the screen asks ``store.changes_since(run, mark)`` whether
 this run moved; only then does it re-read the counts (aggregates, no node texts)
-and restart the estimator worker. The estimator runs in a thread on its own
-connection (the app's Store belongs to the app's thread), so it never blocks input.
+and asks for a new estimate. The estimator runs in a thread on its own connection
+(the app's Store belongs to the app's thread), so it never blocks input; one thread at
+a time, since a superseded one cannot be stopped and would keep taking the GIL from
+the UI. Requests made while it runs wait as one pending request, started when it ends.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Select
-from textual.worker import get_current_worker
 
 if TYPE_CHECKING:
     from repair_tui.core.estimate.costs import CostSummary, PriceTable
@@ -98,13 +99,13 @@ class RunScreen(Screen[None]):
     ]
 
     class Estimated(Message):
-        """The estimator worker finished (grid None: nothing executed yet), with the
-        sample's costs (None when they could not be read)."""
+        """The estimator worker finished in ``mode`` (grid None: nothing executed yet, or
+        the error), with the sample's costs (None when they could not be read)."""
 
         def __init__(self, grid: Grid | None, error: str | None = None,
-                     cost: CostSummary | None = None) -> None:
+                     cost: CostSummary | None = None, *, mode: str) -> None:
             super().__init__()
-            self.grid, self.error, self.cost = grid, error, cost
+            self.grid, self.error, self.cost, self.mode = grid, error, cost, mode
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
@@ -121,6 +122,8 @@ class RunScreen(Screen[None]):
         self._totals: tuple[RunTotals, RunTotals] | None = None
         self.difficulties: list[str] = []  # the ones present, in the Select's order
         self._specs: dict[str, str] | None = None
+        self._estimating = False  # an estimator thread is running
+        self._estimate_pending = False  # and another estimate was asked for meanwhile
 
     @property
     def repair_app(self) -> RepairApp:
@@ -206,6 +209,7 @@ class RunScreen(Screen[None]):
         # DataChanged went to the screen on top meanwhile; catch up now.
         if self.run is not None:
             self.follow_changes()
+            self._start_pending()
 
     def refresh_counts(self) -> None:
         """Tallies, origins and task rows from the store's aggregates."""
@@ -275,46 +279,63 @@ class RunScreen(Screen[None]):
     # --- estimator -------------------------------------------------------------
 
     def start_estimate(self) -> None:
-        """Recompute pass@t in a thread; a newer request cancels an older one."""
+        """Recompute pass@t in a thread, one at a time: asked while one runs, the
+        estimate waits as a single pending request and starts, in the mode then
+        selected and on the data then stored, when the running one ends."""
+        self._estimate_pending = True
+        self._start_pending()
+
+    def _start_pending(self) -> None:
         from repair_tui.core.store.connection import resolve_db_path
 
-        assert self.run is not None
+        if self._estimating or not self._estimate_pending or self.run is None:
+            return
+        self._estimate_pending = False
         path = resolve_db_path(self.repair_app.store_path)
         prices = self.repair_app.prices
         # An in-memory database has one connection, so read the trees here.
         read = None if isinstance(path, Path) else sample_reads(self.repair_app.store, self.run_id, prices)
+        self._estimating = True
         self._estimate(path, read, prices, self.run.config, self.mode)
 
-    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    @work(thread=True, group="estimate", exit_on_error=False)
     def _estimate(self, path: Any, read: tuple[list[FrozenTask], CostSummary] | None,
                   prices: PriceTable, config: RunConfig, mode: str) -> None:
         from repair_tui.core.errors import UserError
         from repair_tui.core.store.store import Store
 
-        worker = get_current_worker()
-        cost = None
+        done = self.Estimated(None, mode=mode)
         try:
             if read is None:
                 with Store.open(path) as store:
                     read = sample_reads(store, self.run_id, prices)
-            frozen, cost = read
-            result = estimate_grid(frozen, config, mode)
+            frozen, done.cost = read
+            done.grid = estimate_grid(frozen, config, mode)
         except (UserError, ValueError) as exc:
-            self.post_message(self.Estimated(None, str(exc), cost))
-            return
-        if not worker.is_cancelled:
-            self.post_message(self.Estimated(result, cost=cost))
+            done.error = str(exc)
+        except Exception as exc:  # any other failure is a notice too, never a silent stop
+            done.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            # Exactly one Estimated per thread, however it ends: it frees the next one.
+            self.post_message(done)
 
     @on(Estimated)
     def show_estimate(self, message: Estimated) -> None:
-        if message.error:
-            self.notify(f"pass@t not estimated: {message.error}", severity="warning")
-        self.grid = message.grid
+        self._estimating = False
         if message.cost is not None:
             self.cost = message.cost
             self._show_tallies()
-        self.query_one(PassChart).show(message.grid)
-        self.query_one(HeatMap).show(message.grid)
+        if message.mode == self.mode:  # else a stale mode's: the pending request follows
+            if message.error:
+                self.notify(f"pass@t not estimated: {visible(message.error, keep_newlines=False)}",
+                            severity="warning", markup=False)
+            else:
+                self.grid = message.grid
+                self.query_one(PassChart).show(message.grid)
+                self.query_one(HeatMap).show(message.grid)
+        # Hidden under the Task screen, wait: starting now would slow the tree's opening.
+        if self in self.repair_app.visible_screens():
+            self._start_pending()
 
     # --- filters and actions ---------------------------------------------------
 
