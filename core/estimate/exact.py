@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from repair_tui.core.estimate.frozen import FrozenTask, Sample
 from repair_tui.core.estimate.kernel import (
     DrawStats,
     FloatArray,
@@ -24,30 +25,6 @@ from repair_tui.core.estimate.kernel import (
 )
 
 MODES = ("batch", "dfs", "bfs")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One sampled program in a frozen tree.
-
-    For a first program, ``tokens`` counts the program's tokens. For a repair,
-    ``tokens`` counts its feedback and its program (as the paper's data does).
-    ``repairs`` holds this program's repair samples when it failed (a deeper level
-    for a repair).
-    """
-
-    tokens: float
-    passed: bool
-    repairs: tuple[Sample, ...] = ()
-
-
-@dataclass(frozen=True)
-class FrozenTask:
-    """One task's frozen sample: N first programs, each with its repairs."""
-
-    task_id: str
-    programs: tuple[Sample, ...]
-    difficulty: str | None = None
 
 
 @dataclass(frozen=True)

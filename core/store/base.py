@@ -16,6 +16,7 @@ from typing import Any
 
 from repair_tui.core.datasets.task import Task
 from repair_tui.core.errors import UserError
+from repair_tui.core.store._sqlite_utils import Database
 from repair_tui.core.store.migrations import db_label
 from repair_tui.core.store.records import (
     KINDS,
@@ -28,7 +29,6 @@ from repair_tui.core.store.records import (
     RunConfig,
 )
 from repair_tui.sandbox.result import Status, TestResult, Verdict
-from sqlite_utils import Database
 
 NODE_COLUMNS = (
     "id, run_id, task_id, parent_id, key, kind, origin, model, text, code, tokens, passed, "

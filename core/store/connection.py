@@ -15,8 +15,8 @@ from pathlib import Path
 
 from repair_tui.core.errors import UserError
 from repair_tui.core.paths import default_db_path
+from repair_tui.core.store._sqlite_utils import Database
 from repair_tui.core.store.migrations import migrate, refuse_foreign
-from sqlite_utils import Database
 
 BUSY_TIMEOUT_SECONDS = 30.0
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from repair_tui.core.estimate.costs import ModelTokens, NodeTokens
-from repair_tui.core.estimate.exact import FrozenTask
+from repair_tui.core.estimate.frozen import FrozenTask
 from repair_tui.core.store.base import StoreBase
 from repair_tui.core.store.views import build_frozen
 

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from repair_tui.core.errors import UserError
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from repair_tui.core.store._sqlite_utils import Database, Migrations
 
 MIGRATION_SET = "repair_tui"
 
@@ -27,7 +26,8 @@ MIGRATION_NAMES: list[str] = []
 
 def _migration(fn: Callable[[Database], None]) -> Callable[[Database], None]:
     MIGRATION_NAMES.append(fn.__name__)
-    return migrations()(fn)
+    registered: Callable[[Database], None] = migrations()(fn)
+    return registered
 
 
 @_migration

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from repair_tui.core.errors import UserError
-from repair_tui.core.estimate.exact import FrozenTask
+from repair_tui.core.estimate.frozen import FrozenTask
 from repair_tui.core.store.base import (
     NODE_COLUMNS,
     StoreBase,

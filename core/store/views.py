@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from repair_tui.core.estimate.exact import FrozenTask, Sample
+from repair_tui.core.estimate.frozen import FrozenTask, Sample
 from repair_tui.core.store.records import RunConfig
 
 # Per-task count columns of the store's aggregate query, in order.
