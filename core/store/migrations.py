@@ -216,6 +216,36 @@ def m003_explorations(db: Database) -> None:
     classify_explorations(db)
 
 
+@_migration
+def m004_search_on_demand(db: Database) -> None:
+    """Nodes are indexed for full-text search when someone searches, not as a run
+    writes: inserting a node only records its rowid in ``nodes_fts_pending``, and
+    ``StoreSearch.catch_up_index`` indexes the pending rows before a search. The nodes
+    already in the database are indexed (m002's triggers kept them), so nothing is
+    pending at first. Tasks keep m002's triggers (a few hundred rows a run)."""
+    # An FTS5 external-content 'delete' must name a row as it was indexed: issuing one
+    # for a row never indexed (still pending) would corrupt the index, hence the NOT EXISTS guards.
+    # A pending table rather than a rowid mark: nodes' rowids are reused after the
+    # highest one is deleted.
+    indexed = "NOT EXISTS (SELECT 1 FROM nodes_fts_pending WHERE node_id = old.rowid)"
+    unindex = ("INSERT INTO nodes_fts (nodes_fts, rowid, text, code) "
+               f"SELECT 'delete', old.rowid, old.text, old.code WHERE {indexed}; ")
+    pend = "INSERT OR IGNORE INTO nodes_fts_pending (node_id) VALUES (new.rowid); "
+    # One statement at a time: executescript would commit the migration's transaction.
+    for statement in (
+        "CREATE TABLE nodes_fts_pending (node_id INTEGER PRIMARY KEY)",
+        "DROP TRIGGER nodes_ai",
+        "DROP TRIGGER nodes_ad",
+        "DROP TRIGGER nodes_au",
+        f"CREATE TRIGGER nodes_ai AFTER INSERT ON nodes BEGIN {pend}END",
+        f"CREATE TRIGGER nodes_ad AFTER DELETE ON nodes BEGIN {unindex}"
+        "DELETE FROM nodes_fts_pending WHERE node_id = old.rowid; END",
+        # A changed text leaves the index and waits, pending, like a new node's.
+        f"CREATE TRIGGER nodes_au AFTER UPDATE OF text, code ON nodes BEGIN {unindex}{pend}END",
+    ):
+        db.execute(statement)
+
+
 def _statements(script: str, db: Database) -> None:
     for statement in script.split(";"):
         if statement.strip():

@@ -1,8 +1,11 @@
 """Full-text search over a run's specs, programs and feedback (SQLite FTS5).
 
-The indexes ``tasks_fts`` and ``nodes_fts`` are kept up to date by triggers
-(migration ``m002_search_text``), so a search sees what a running run wrote a moment
-ago. Queries use FTS5's syntax: words (all must appear), ``"a phrase"``, ``OR``,
+Specs are indexed (``tasks_fts``) by triggers as tasks are written. Nodes are indexed
+(``nodes_fts``) when someone searches: writing a node only marks it pending (migration
+``m004_search_on_demand``, which keeps a run's writes cheap), and every search first
+indexes what is pending (``catch_up_index``), so it still sees what a running run wrote
+a moment ago. A database that cannot be written is searched as indexed, and
+``unindexed`` says how many nodes that search could not see. Queries use FTS5's syntax: words (all must appear), ``"a phrase"``, ``OR``,
 ``NOT``, ``prefix*`` (``literal_query`` turns typed text into a query that never reads
 as syntax). Explorations are searched too (a person's feedback is text worth finding);
 each hit says its origin and whether it is an exploration. ``Store`` inherits this class.
@@ -23,6 +26,9 @@ SEARCH_KINDS = ("spec", "program", "feedback")
 # raw (shown text goes through the interface's escaping, which replaces them).
 MARK_START, MARK_END = "\x02", "\x03"
 _SNIPPET = f"'{MARK_START}', '{MARK_END}', '…', 16"
+# Pending nodes indexed per write transaction: a running run's writer waits for one
+# chunk at most (about 0.1 s), not for a whole run's worth.
+CATCH_UP_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,56 @@ def literal_query(text: str) -> str:
 class StoreSearch(StoreBase):  # type: ignore[misc]
     """Full-text search of one run (inherited by ``Store``)."""
 
-    def search(self, run_id: int, query: str, kind: str | None = None, limit: int = 100) -> list[SearchHit]:
+    # Nodes the last search could not index first (a read-only or locked database).
+    unindexed = 0
+
+    def pending_index(self) -> bool:
+        """Whether nodes wait to be indexed (one probe of a small table)."""
+        return bool(self._scalar("SELECT EXISTS (SELECT 1 FROM nodes_fts_pending)"))
+
+    def catch_up_index(self, chunk: int = CATCH_UP_CHUNK) -> int:
+        """Index the nodes written (or changed) since the last search, in rowid order,
+        ``chunk`` of them per write transaction; return how many. Safe from several
+        processes at once (``BEGIN IMMEDIATE``: the later one finds nothing left).
+        UserError when the database cannot be written (nothing is lost: the nodes
+        stay pending)."""
+        done = 0
+        while self.pending_index():
+            with self._write() as conn:
+                top = conn.execute("SELECT max(node_id) FROM (SELECT node_id FROM nodes_fts_pending "
+                                   "ORDER BY node_id LIMIT ?)", (chunk,)).fetchone()[0]
+                if top is None:
+                    break  # another process indexed them meanwhile
+                done += conn.execute(
+                    "INSERT INTO nodes_fts (rowid, text, code) SELECT n.id, n.text, n.code "
+                    "FROM nodes_fts_pending p JOIN nodes n ON n.id = p.node_id "
+                    "WHERE p.node_id <= ? ORDER BY p.node_id", (top,)).rowcount
+                conn.execute("DELETE FROM nodes_fts_pending WHERE node_id <= ?", (top,))
+        return done
+
+    def _catch_up_for_search(self, catch_up: bool) -> None:
+        self.unindexed = 0
+        if catch_up:
+            try:
+                self.catch_up_index()
+                return
+            except UserError:
+                pass  # read-only, or locked past the timeout: search what is indexed
+        if self.pending_index():
+            self.unindexed = int(self._scalar("SELECT count(*) FROM nodes_fts_pending"))
+
+    def search(self, run_id: int, query: str, kind: str | None = None, limit: int = 100, *,
+               catch_up: bool = True) -> list[SearchHit]:
         """A run's specs, programs and feedback matching ``query``, best first per kind
-        (specs, then feedback, then programs). UserError for a malformed query."""
+        (specs, then feedback, then programs). UserError for a malformed query.
+
+        Pending nodes are indexed first (``catch_up`` False: only what is indexed is
+        searched); ``unindexed`` then counts the nodes this search could not see."""
         if kind is not None and kind not in SEARCH_KINDS:
             raise ValueError(f"kind must be one of {', '.join(SEARCH_KINDS)}, not {kind!r}")
         if not query.strip():
             raise UserError("search: the query is empty")
+        self._catch_up_for_search(catch_up)
         hits: list[SearchHit] = []
         try:
             if kind in (None, "spec"):
@@ -75,9 +124,11 @@ class StoreSearch(StoreBase):  # type: ignore[misc]
             raise
         return hits[:limit]
 
-    def matching_tasks(self, run_id: int, query: str) -> set[str]:
+    def matching_tasks(self, run_id: int, query: str, *, catch_up: bool = True) -> set[str]:
         """The ids of a run's tasks with a program or feedback matching ``query``
-        (explorations included). UserError for a malformed query."""
+        (explorations included), after indexing pending nodes as ``search`` does.
+        UserError for a malformed query."""
+        self._catch_up_for_search(catch_up)
         try:
             rows = self._conn.execute(
                 "SELECT DISTINCT n.task_id FROM nodes_fts JOIN nodes n ON n.id = nodes_fts.rowid "

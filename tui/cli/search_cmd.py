@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from repair_tui.tui.cli import add_db_option, positive_int
@@ -16,7 +17,8 @@ def register(subparsers: Any) -> None:
         "search",
         help="find text in a run's specs, programs and feedback",
         description="Full-text search (SQLite FTS5) over a run's task specs, programs and "
-        'feedback, explorations included. QUERY uses FTS5 syntax: words (all must appear), '
+        "feedback, explorations included; nodes written since the last search are indexed "
+        "first. QUERY uses FTS5 syntax: words (all must appear), "
         '"a phrase", OR, NOT, prefix*.',
     )
     parser.add_argument("name", metavar="NAME", help="run name (or id)")
@@ -36,9 +38,15 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(getattr(args, "db", None), create=False) as store:
         run_ = store.get_run(args.name)
         hits = store.search(run_.id, args.query, kind=args.kind, limit=args.limit)
+        unindexed = store.unindexed
+    if unindexed:
+        print(f"warning: {unindexed} node{'s' if unindexed != 1 else ''} written since the last "
+              f"search {'are' if unindexed != 1 else 'is'} not indexed, so not searched "
+              "(the database cannot be written now)", file=sys.stderr)
     if args.json:
         print(json.dumps({"run": run_.name, "query": args.query, "kind": args.kind, "count": len(hits),
-                          "hits": [h.to_dict() for h in hits]}, indent=2, ensure_ascii=False))
+                          "unindexed": unindexed, "hits": [h.to_dict() for h in hits]},
+                         indent=2, ensure_ascii=False))
         return 0
     from rich.console import Console
 
