@@ -190,6 +190,7 @@ def _apply(conf: _jail.Confinement, extras: dict[str, Any], layers: dict[str, bo
     reasons = [reason.rstrip(")")] if reason else []
     if conf.seccomp is not None:
         main += "+seccomp"
+        L.prepare_seccomp(conf.seccomp)  # inherited by every test process
     else:
         reasons.append(f"no seccomp: {extras['seccomp_reason']}")
     conf.netns_per_test = conf.namespaces and (conf.seccomp is None or layers["netns"])
