@@ -328,8 +328,8 @@ def confine_test_process(limits: RunLimits, uid: int | None, workdir: str, names
     os.setsid()
     if not namespaces:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the shim's handler is not the program's
-    signal.set_wakeup_fd(-1)  # the server's SIGCHLD plumbing is not the program's
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # SIGCHLD and the wakeup fd are already the defaults: neither the server nor the
+    # zygote sets them (the zygote watches pidfds).
     resource.setrlimit(resource.RLIMIT_CPU, (limits.rlimit_cpu, limits.rlimit_cpu + 1))
     _set_limit(resource.RLIMIT_AS, limits.memory_bytes)
     _set_limit(resource.RLIMIT_FSIZE, limits.file_bytes)

@@ -83,6 +83,8 @@ class _Zygote:
         self.pidns_fd = pidns_fd
         self.jobs: dict[int, dict[str, Any]] = {}
         self.tests: set[int] = set()  # pids of live test processes
+        self.watch: dict[int, int] = {}  # pidfd -> pid of each live test process
+        self.poller = select.poll()
 
     def serve(self) -> NoReturn:
         L.set_name("sbx-zygote")
@@ -97,19 +99,14 @@ class _Zygote:
             if fd not in keep:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_r, False)
-        os.set_blocking(wake_w, False)
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        poller = select.poll()
-        poller.register(self.link.sock.fileno(), select.POLLIN)
-        poller.register(wake_r, select.POLLIN)
+        # A test's end is seen through its pidfd, not SIGCHLD: no signal handler and no
+        # wakeup fd here, so a test process inherits the default dispositions and has
+        # nothing to undo (undoing them cost each test 0.08 ms).
+        self.poller.register(self.link.sock.fileno(), select.POLLIN)
         while True:
-            for fd, _ in poller.poll():
-                if fd == wake_r:
-                    _drain(wake_r)
-                    self._reap()
+            for fd, _ in self.poller.poll():
+                if fd in self.watch:
+                    self._reap(fd)
                 elif not self._read():
                     os._exit(0)  # the server closed the link
 
@@ -150,25 +147,25 @@ class _Zygote:
             for fd in fds:
                 os.close(fd)
         self.tests.add(pid)
-        pidfd = os.pidfd_open(pid)
-        try:
-            self.link.send({"ev": "spawned", "id": msg["id"], "index": msg["index"], "pid": pid,
-                            "fds": 1}, [pidfd])
-        finally:
-            os.close(pidfd)
+        pidfd = os.pidfd_open(pid)  # polls readable once the test has exited
+        self.watch[pidfd] = pid
+        self.poller.register(pidfd, select.POLLIN)
+        self.link.send({"ev": "spawned", "id": msg["id"], "index": msg["index"], "pid": pid,
+                        "fds": 1}, [pidfd])
 
-    def _reap(self) -> None:
-        while True:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid in self.tests:  # else an orphan re-parented to us (fallback mode)
-                self.tests.discard(pid)
-                self.link.send({"ev": "exited", "pid": pid, "status": status,
-                                "cpu": usage.ru_utime + usage.ru_stime})
+    def _reap(self, pidfd: int) -> None:
+        """Reap the test behind ``pidfd`` (it has exited) and report it. Orphans
+        re-parented to us (fallback mode) are reaped by ``_sweep``."""
+        pid = self.watch.pop(pidfd)
+        self.poller.unregister(pidfd)
+        os.close(pidfd)
+        self.tests.discard(pid)
+        try:
+            _, status, usage = os.wait4(pid, 0)
+        except ChildProcessError:
+            return
+        self.link.send({"ev": "exited", "pid": pid, "status": status,
+                        "cpu": usage.ru_utime + usage.ru_stime})
 
     def _sweep(self) -> None:
         """Kill processes re-parented to us from a killed shim (fallback mode only)."""
@@ -184,10 +181,3 @@ class _Zygote:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
 
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
