@@ -92,6 +92,7 @@ class Cgroups:
         self.groups = [g for i, g in enumerate(groups) if g is not None and g not in groups[:i]]
         self.tops = [g.top for g in self.groups]
         self.low: set[int] = set()  # slots whose weight is low now
+        self.memory_set: dict[int, int] = {}  # slot -> the cap last written (see set_memory)
 
     def remove(self) -> None:
         """Remove the groups (all tests have ended)."""
@@ -120,7 +121,12 @@ class Cgroups:
             _write_at(fd, "cpu.shares", "2" if low else "1024")
 
     def set_memory(self, slot: int, limit: int) -> None:
-        """The slot's cap for its next program (the slot is empty now)."""
+        """The slot's cap for its next program (the slot is empty now). Written only when
+        it changes: the programs of a run share their limits, which saved the server three
+        cgroup writes a program."""
+        if self.memory_set.get(slot) == limit:
+            return
+        self.memory_set.pop(slot, None)  # unknown until the writes below succeed
         fd = self.memory.slot_fds[slot]
         if self.kind == "v2":
             _write_at(fd, "memory.max", str(limit))
@@ -132,6 +138,7 @@ class Cgroups:
             _write_at(fd, "memory.limit_in_bytes", str(limit))
             with contextlib.suppress(OSError):  # no swap either
                 _write_at(fd, "memory.memsw.limit_in_bytes", str(limit))
+        self.memory_set[slot] = limit
 
     def cpu_seconds(self, slot: int) -> float:
         """CPU time used in the slot so far (all its processes, dead ones included)."""

@@ -713,6 +713,26 @@ def test_memory_is_capped_across_all_the_processes_of_a_test(any_sandbox: Sandbo
     assert_host_unharmed(any_sandbox)
 
 
+
+def test_a_slots_memory_cap_follows_each_programs_limits() -> None:
+    """The cap is written only when it changes: one slot, its cap raised, lowered and
+    raised again, each time in force for the program that asked for it."""
+    with Sandbox(limits=FAST, workers=1) as box:
+        if not cgroup_in_force(box):
+            pytest.skip("needs a memory cgroup")
+        program = (
+            "import os\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        block = b'x' * (100 << 20)\n        import time\n        time.sleep(0.5)\n"
+            "        os._exit(0)\n    pids.append(pid)\nprint([os.waitpid(p, 0)[1] for p in pids])\n"
+        )
+        wanted = stdio("[0, 0, 0]")
+        roomy = Limits(timeout=2.0, min_timeout=0.1, memory_bytes=600 << 20)
+        tight = Limits(timeout=2.0, min_timeout=0.1, memory_bytes=200 << 20)
+        assert box.run(program, wanted, roomy).passed
+        assert box.run(program, wanted, roomy).passed
+        assert status(box.run(program, wanted, tight)) is Status.MEMORY_LIMIT
+        assert box.run(program, wanted, roomy).passed
+
 DENIED_CALLS = {  # x86_64 numbers, arguments that would do something without a filter
     "unshare(CLONE_NEWUSER)": "272, 0x10000000", "mount": "165, b'none', b'/tmp', b'tmpfs', 0, 0",
     "keyctl": "250, 0, 0", "request_key": "249, b'user', b'x', 0, 0", "io_uring_setup": "425, 1, 0",
