@@ -7,6 +7,12 @@ and asks for a new estimate. The estimator runs in a thread on its own connectio
 (the app's Store belongs to the app's thread), so it never blocks input; one thread at
 a time, since a superseded one cannot be stopped and would keep taking the GIL from
 the UI. Requests made while it runs wait as one pending request, started when it ends.
+
+Search: nodes are indexed for full-text search when someone searches (the store marks
+new nodes pending). A large unindexed run would make the first keystroke wait, so a
+thread with its own connection indexes what is pending when the screen opens and when
+the search box gets focus; meanwhile the table's filter searches what is indexed, and
+refilters when the thread ends. Later keystrokes index the few nodes a run wrote since.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.heatmap import HeatMap
 from repair_tui.tui.widgets.tallies import OriginTable, Tallies
 from repair_tui.tui.widgets.task_table import STATUS_FILTERS, TaskTable, filter_rows
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -107,6 +113,13 @@ class RunScreen(Screen[None]):
             super().__init__()
             self.grid, self.error, self.cost, self.mode = grid, error, cost, mode
 
+    class Indexed(Message):
+        """The indexing thread ended: ``count`` nodes indexed, or the error that stopped it."""
+
+        def __init__(self, count: int, error: str | None = None) -> None:
+            super().__init__()
+            self.count, self.error = count, error
+
     def __init__(self, run_id: int) -> None:
         super().__init__()
         self.run_id = run_id
@@ -124,6 +137,9 @@ class RunScreen(Screen[None]):
         self._specs: dict[str, str] | None = None
         self._estimating = False  # an estimator thread is running
         self._estimate_pending = False  # and another estimate was asked for meanwhile
+        self._indexing = False  # a thread is indexing pending nodes for search
+        self._index_failed = False  # it could not (read-only database): searches don't try
+        self._index_note: str | None = None  # why, told once when the user searches
 
     @property
     def repair_app(self) -> RepairApp:
@@ -167,6 +183,7 @@ class RunScreen(Screen[None]):
         # Paint the counts and tasks first; the chart follows from the worker.
         self.call_after_refresh(self.start_estimate)
         self.call_after_refresh(self.warm_up)
+        self.call_after_refresh(self.start_indexing)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def warm_up(self) -> None:
@@ -267,7 +284,8 @@ class RunScreen(Screen[None]):
         if sum(c.isalnum() for c in text) < MIN_FULL_TEXT:
             return set()  # one or two letters as a prefix match nearly every node: slow, useless
         try:
-            return self.repair_app.store.matching_tasks(self.run_id, query)
+            # While the thread indexes, search what is indexed; it refilters when done.
+            return self.repair_app.store.matching_tasks(self.run_id, query, catch_up=self._catch_up)
         except UserError:
             return set()
 
@@ -275,6 +293,65 @@ class RunScreen(Screen[None]):
         if self._specs is None:
             self._specs = {t.id: t.spec for t in self.repair_app.store.get_tasks(self.run_id)}
         return self._specs
+
+    # --- search index ----------------------------------------------------------
+
+    def start_indexing(self) -> None:
+        """Index the nodes waiting for search in a thread, if any wait (one probe)."""
+        from repair_tui.core.store.connection import resolve_db_path
+
+        path = resolve_db_path(self.repair_app.store_path)
+        # An in-memory database has one connection: its searches index it themselves.
+        if self._indexing or self._index_failed or not isinstance(path, Path):
+            return
+        if not self.repair_app.store.pending_index():
+            return
+        self._indexing = True
+        self._catch_up_index(path)
+
+    @work(thread=True, group="index", exit_on_error=False)
+    def _catch_up_index(self, path: Path) -> None:
+        from repair_tui.core.errors import UserError
+        from repair_tui.core.store.store import Store
+
+        done = self.Indexed(0)
+        try:
+            with Store.open(path) as store:
+                done.count = store.catch_up_index()
+        except UserError as exc:
+            done.error = str(exc)
+        except Exception as exc:  # any other failure is a notice too, never a silent stop
+            done.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.post_message(done)  # exactly one, however it ends: it frees the next one
+
+    @on(Indexed)
+    def indexed(self, message: Indexed) -> None:
+        self._indexing = False
+        if message.error:
+            self._index_failed = True
+            self._index_note = ("search sees only the nodes indexed before: "
+                                f"{visible(message.error, keep_newlines=False)}")
+            if self.focused is self.query_one("#run-search", Input):
+                self._tell_index_note()
+        if message.count and self.query_text.strip():
+            self.apply_filters()
+
+    def _tell_index_note(self) -> None:
+        if self._index_note:
+            self.notify(self._index_note, severity="warning", markup=False)
+            self._index_note = None
+
+    @property
+    def _catch_up(self) -> bool:
+        """Whether a search on this thread indexes pending nodes first: not while the
+        thread does, nor after it could not (each try would wait on a locked file)."""
+        return not (self._indexing or self._index_failed)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "run-search":
+            self._tell_index_note()
+            self.start_indexing()  # what a running run wrote since the screen opened
 
     # --- estimator -------------------------------------------------------------
 
@@ -360,11 +437,15 @@ class RunScreen(Screen[None]):
         query = literal_query(text)
         if not query:
             return
+        store = self.repair_app.store
         try:
-            hits = self.repair_app.store.search(self.run_id, query, limit=SEARCH_HITS)
+            hits = store.search(self.run_id, query, limit=SEARCH_HITS, catch_up=self._catch_up)
         except UserError as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
+        if store.unindexed and not self._index_failed:
+            self.notify(f"{store.unindexed} node{'s are' if store.unindexed != 1 else ' is'} still "
+                        "being indexed: these are the matches so far", severity="warning", timeout=4)
         if not hits:
             self.notify(f"no match for {visible(text.strip(), keep_newlines=False)!r} in specs, "
                         "feedback or code", severity="warning", markup=False)
