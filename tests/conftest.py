@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +35,26 @@ def ray_instance() -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def unwritable() -> Iterator[Callable[[Path], None]]:
+    """Makes files unwritable until the test ends: a read-only mode, or for root (whom
+    modes do not stop) the immutable flag; skips the test where neither is possible."""
+    made: list[tuple[Path, bool]] = []
+
+    def make(path: Path) -> None:
+        if os.geteuid() != 0:
+            os.chmod(path, 0o444)
+            made.append((path, False))
+            return
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("cannot make a file read-only for root here (no chattr +i)")
+        made.append((path, True))
+
+    yield make
+    for path, immutable in reversed(made):
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        else:
+            os.chmod(path, 0o644)

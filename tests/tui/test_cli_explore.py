@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,19 +171,10 @@ def test_read_commands_never_create_a_database(tmp_path: Path, capsys: pytest.Ca
 
 
 @pytest.fixture
-def read_only(db: Path) -> Any:
-    """The database file made unwritable (root ignores modes: then the immutable flag)."""
-    if os.geteuid() != 0:
-        os.chmod(db, 0o444)
-        yield db
-        os.chmod(db, 0o644)
-        return
-    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
-        pytest.skip("cannot make a file read-only for root here (no chattr +i)")
-    try:
-        yield db
-    finally:
-        subprocess.run(["chattr", "-i", str(db)], check=True)
+def read_only(db: Path, unwritable: Callable[[Path], None]) -> Path:
+    """The database file made unwritable."""
+    unwritable(db)
+    return db
 
 
 def test_a_read_only_database_gives_one_line_and_exit_2(

@@ -3,19 +3,15 @@ when the search box gets focus), so the first keystroke never waits for a whole 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from repair_tui.core.store.store import Store
 from repair_tui.tui.app import RepairApp
-from repair_tui.tui.screens.run import RunScreen
-from repair_tui.tui.widgets.task_table import TaskTable
 from test_app_data import make_db
-from textual.pilot import Pilot
+from test_run_screen import open_run, shown
 from textual.widgets import Input
 
 SIZE = (120, 40)
@@ -35,19 +31,6 @@ def add_feedback(path: Path, task_id: str, text: str) -> None:
         run = store.get_run("demo")
         program = next(n for n in store.iter_nodes(run.id) if n.task_id == task_id and n.kind == "program")
         store.add_feedback(program.id, text)
-
-
-async def open_run(pilot: Pilot[None]) -> RunScreen:
-    await pilot.press("enter")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, RunScreen)
-    return screen
-
-
-def shown(screen: RunScreen) -> list[str]:
-    return list(screen.query_one(TaskTable).rows_shown)
 
 
 async def test_opening_a_run_and_focusing_the_search_index_its_pending_nodes(tmp_path: Path) -> None:
@@ -74,26 +57,16 @@ async def test_opening_a_run_and_focusing_the_search_index_its_pending_nodes(tmp
 
 
 @pytest.fixture
-def read_only_db(tmp_path: Path) -> Iterator[Path]:
-    """The demo run with one node still pending, in a file made unwritable (root ignores
-    file modes: then the immutable flag)."""
+def read_only_db(tmp_path: Path, unwritable: Callable[[Path], None]) -> Path:
+    """The demo run with one node still pending, in a file made unwritable."""
     db = make_db(tmp_path / "demo.db")
     with Store.open(db) as store:
         store.search(store.get_run("demo").id, "anything")  # index the run...
     add_feedback(db, "apps/test/0002", "Osprey: the loop stops early.")  # ...but this one
     with Store.open(db) as store:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    if os.geteuid() != 0:
-        os.chmod(db, 0o444)
-        yield db
-        os.chmod(db, 0o644)
-        return
-    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
-        pytest.skip("cannot make a file read-only for root here (no chattr +i)")
-    try:
-        yield db
-    finally:
-        subprocess.run(["chattr", "-i", str(db)], check=True)
+    unwritable(db)
+    return db
 
 
 async def test_a_read_only_database_searches_what_is_indexed_and_says_so_once(read_only_db: Path) -> None:

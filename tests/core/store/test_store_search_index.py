@@ -7,7 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -156,11 +156,8 @@ def test_an_m003_database_keeps_every_node_searchable(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def read_only_db(tmp_path: Path) -> Iterator[tuple[Path, int, int]]:
-    """A database with one indexed and one pending node, then made unwritable (root
-    ignores file modes: then the immutable flag)."""
-    import os
-
+def read_only_db(tmp_path: Path, unwritable: Callable[[Path], None]) -> tuple[Path, int, int]:
+    """A database with one indexed and one pending node, then made unwritable."""
     path = tmp_path / "ro.db"
     with Store.open(path) as store:
         a = _run(store)
@@ -168,17 +165,8 @@ def read_only_db(tmp_path: Path) -> Iterator[tuple[Path, int, int]]:
         store.search(a, "pelican")
         _program(store, a, "t1|p1", "pelican heron")
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    if os.geteuid() != 0:
-        os.chmod(path, 0o444)
-        yield path, a, 1
-        os.chmod(path, 0o644)
-        return
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-        pytest.skip("cannot make a file read-only for root here (no chattr +i)")
-    try:
-        yield path, a, 1
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
+    unwritable(path)
+    return path, a, 1
 
 
 def test_a_read_only_database_searches_what_is_indexed_and_says_so(
