@@ -52,9 +52,17 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON for ``*_json`` columns (non-ASCII kept as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON for ``*_json`` columns (non-ASCII kept as is), as
+    ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` gives it: through
+    one encoder (``json.dumps`` with options builds one per call, and a run writes a few
+    per node), and ``{}`` without one for the many empty meta and extra columns."""
+    if type(value) is dict and not value:
+        return "{}"
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | None, default: Any = None) -> Any:
