@@ -268,7 +268,7 @@ class RunScreen(Screen[None]):
 
     def filter_label(self) -> str:
         """The filters in words: ``unsolved, interview, matching 'sort'``."""
-        label = STATUS_FILTERS[self.status_filter]
+        label: str = STATUS_FILTERS[self.status_filter]
         if self.difficulty:
             label += f", {self.difficulty}"
         if self.query_text.strip():
@@ -285,9 +285,11 @@ class RunScreen(Screen[None]):
             return set()  # one or two letters as a prefix match nearly every node: slow, useless
         try:
             # While the thread indexes, search what is indexed; it refilters when done.
-            return self.repair_app.store.matching_tasks(self.run_id, query, catch_up=self._catch_up)
+            found: set[str] = self.repair_app.store.matching_tasks(self.run_id, query,
+                                                                   catch_up=self._catch_up)
         except UserError:
             return set()
+        return found
 
     def _task_specs(self) -> dict[str, str]:
         if self._specs is None:
