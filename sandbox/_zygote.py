@@ -82,7 +82,6 @@ class _Zygote:
         self.conf = conf
         self.pidns_fd = pidns_fd
         self.jobs: dict[int, dict[str, Any]] = {}
-        self.tests: set[int] = set()  # pids of live test processes
         self.watch: dict[int, int] = {}  # pidfd -> pid of each live test process
         self.poller = select.poll()
 
@@ -146,7 +145,6 @@ class _Zygote:
         finally:
             for fd in fds:
                 os.close(fd)
-        self.tests.add(pid)
         pidfd = os.pidfd_open(pid)  # polls readable once the test has exited
         self.watch[pidfd] = pid
         self.poller.register(pidfd, select.POLLIN)
@@ -159,7 +157,6 @@ class _Zygote:
         pid = self.watch.pop(pidfd)
         self.poller.unregister(pidfd)
         os.close(pidfd)
-        self.tests.discard(pid)
         try:
             _, status, usage = os.wait4(pid, 0)
         except ChildProcessError:
@@ -171,7 +168,8 @@ class _Zygote:
         """Kill processes re-parented to us from a killed shim (fallback mode only)."""
         me = os.getpid()
         for _ in range(100):
-            orphans = [p for p, pp in _reap._parents().items() if pp == me and p not in self.tests]
+            tests = set(self.watch.values())
+            orphans = [p for p, pp in _reap._parents().items() if pp == me and p not in tests]
             if not orphans:
                 return
             for pid in orphans:
