@@ -179,13 +179,13 @@ class StoreBase:
                 seq = self._next_seq()
             stored = self._insert_node_row(run_id, node, call_id=call_id, seq=seq)
             if isinstance(stored, int):
-                out.append(self._node_by_id(stored))
+                out.append(self.get_node(stored))
             else:
                 out.append(row_to_node(stored))
                 seq += 1
         return out
 
-    def _node_by_id(self, node_id: int) -> Node:
+    def get_node(self, node_id: int) -> Node:
         row = self._row(f"SELECT {NODE_COLUMNS} FROM nodes WHERE id = ?", (node_id,))
         if row is None:
             raise UserError(f"no node with id {node_id} in {self.label}")

@@ -355,12 +355,6 @@ class Store(StoreReads, StoreCosts, StoreSearch, ExplorationStore):  # type: ign
         found = {row["id"]: row_to_node(row) for row in rows}
         return [found[i] if i in found else self.get_node(i) for i in ids]
 
-    def get_node(self, node_id: int) -> Node:
-        row = self._row(f"SELECT {NODE_COLUMNS} FROM nodes WHERE id = ?", (node_id,))
-        if row is None:
-            raise UserError(f"no node with id {node_id} in {self.label}")
-        return row_to_node(row)
-
     def get_node_by_key(self, run_id: int, key: str) -> Node | None:
         found = self._nodes_where("run_id = ? AND key = ?", (run_id, key))
         return found[0] if found else None
