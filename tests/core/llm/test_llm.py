@@ -110,12 +110,17 @@ def test_one_line_messages() -> None:
     assert len(llm._one_line("x" * 500)) == 200
 
 
-def test_the_openai_sdk_is_the_default_and_the_lean_client_is_opt_in(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def plain_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No transport asked for and no proxy configured."""
     monkeypatch.delenv("REPAIR_TUI_HTTP_CLIENT", raising=False)
     for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(proxy, raising=False)
+
+
+def test_the_openai_sdk_is_the_default_and_the_lean_client_is_opt_in(
+    plain_env: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1").lean
     monkeypatch.setenv("REPAIR_TUI_HTTP_CLIENT", "lean")
     assert OpenAIModel("m", base_url="http://127.0.0.1:1/v1").lean
@@ -124,11 +129,8 @@ def test_the_openai_sdk_is_the_default_and_the_lean_client_is_opt_in(
 
 
 def test_under_the_sdk_plain_http_goes_through_the_keep_alive_pool(
-    monkeypatch: pytest.MonkeyPatch,
+    plain_env: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("REPAIR_TUI_HTTP_CLIENT", raising=False)
-    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(proxy, raising=False)
     assert OpenAIModel("m", base_url="http://127.0.0.1:1/v1").pooled
     assert not OpenAIModel("m", base_url="https://api.example.com/v1").pooled
     assert not OpenAIModel("m", base_url="http://127.0.0.1:1/v1", transport="httpx").pooled
