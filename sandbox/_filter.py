@@ -37,7 +37,16 @@ DENIED = (
     # named sockets of any family: no channel to another program, even an abstract Unix
     # socket (socketpair stays: its two ends are connected only to each other)
     "socket",
+    # State kept on files every test can open (the read-only Python installation): a lock
+    # one program holds, or a watch that sees another program open a file, is a channel
+    # between programs running at the same moment. So are the page-cache probes.
+    "flock", "inotify_init", "inotify_init1", "inotify_add_watch", "mincore", "cachestat",
 )
+# fcntl(2) commands denied for the same reason: record locks (POSIX and open file
+# description), leases and directory notifications (dnotify). 5-7 F_GETLK, F_SETLK,
+# F_SETLKW; 36-38 their F_OFD_ forms; 1024-1026 F_SETLEASE, F_GETLEASE, F_NOTIFY.
+DENIED_FCNTL = (5, 6, 7, 36, 37, 38, 1024, 1025, 1026)
+RWF_NOWAIT = 0x08
 # clone(2) flags that make a new namespace; clone3 passes flags in memory, which a
 # filter cannot read, so it answers ENOSYS and the C library falls back to clone.
 CLONE_NAMESPACE_FLAGS = (L.CLONE_NEWUSER, L.CLONE_NEWNS, L.CLONE_NEWPID, L.CLONE_NEWNET,
@@ -66,6 +75,11 @@ def _compile(out_fd: int) -> None:
             f.add_rule(sc.ERRNO(errno.EPERM), name)
         except Exception:  # a call this kernel or libseccomp does not know
             continue
+    for command in DENIED_FCNTL:
+        f.add_rule(sc.ERRNO(errno.EPERM), "fcntl", sc.Arg(1, sc.EQ, command))
+    # preadv2 with RWF_NOWAIT answers EAGAIN when the data is not in the page cache: the
+    # same probe as mincore. Its other uses stay.
+    f.add_rule(sc.ERRNO(errno.EPERM), "preadv2", sc.Arg(5, sc.MASKED_EQ, RWF_NOWAIT, RWF_NOWAIT))
     for flag in CLONE_NAMESPACE_FLAGS:
         f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     with contextlib.suppress(Exception):

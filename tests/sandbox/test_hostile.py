@@ -620,6 +620,47 @@ def test_programs_running_at_once_cannot_talk_over_abstract_unix_sockets(any_san
     assert_host_unharmed(any_sandbox)
 
 
+LOCKERS = {  # take a lock on a file every program can read; a second program probes it
+    "flock": ("fcntl.flock(f, fcntl.LOCK_EX)", "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)"),
+    "fcntl": ("fcntl.lockf(f, fcntl.LOCK_SH)",
+              "fcntl.fcntl(f, fcntl.F_GETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0))"),
+}
+
+
+@pytest.mark.parametrize("kind", list(LOCKERS))
+def test_programs_running_at_once_cannot_talk_through_locks_on_shared_files(any_sandbox: Sandbox,
+                                                                          kind: str) -> None:
+    take, probe = LOCKERS[kind]
+    opening = "import fcntl, os, struct, time\nf = open('/etc/passwd', 'rb')\n"  # readable in both modes
+    holder = opening + f"try:\n    {take}\n    print('holding')\nexcept OSError as e:\n    print('no lock', e)\ntime.sleep(1.0)\n"
+    prober = opening + (f"time.sleep(0.3)\ntry:\n    print('probe', {probe})\n"
+                        "except OSError as e:\n    print('no probe', e.errno)\n")
+    held, probed = any_sandbox.run_many([(holder, stdio()), (prober, stdio())])
+    if filter_in_force(any_sandbox):  # neither side can lock, nor see a lock
+        assert "no lock" in (held.results[0].got or ""), held.results[0].got
+        assert "no probe 1" in (probed.results[0].got or ""), probed.results[0].got
+    assert_host_unharmed(any_sandbox)
+
+
+def test_a_sqlite_database_on_disk_works_without_file_locks(sandbox: Sandbox) -> None:
+    # What the docs tell a program that needs one, now that locks are denied.
+    program = ("import sqlite3, tempfile\n"
+               "db = sqlite3.connect('file:' + tempfile.mkdtemp() + '/x.db?vfs=unix-none', uri=True)\n"
+               "db.execute('create table t(x)')\ndb.execute('insert into t values (42)')\ndb.commit()\n"
+               "print(db.execute('select x from t').fetchone()[0])\n")
+    verdict = sandbox.run(program, stdio("42"))
+    assert verdict.passed, verdict.error_message
+
+
+def test_a_program_cannot_watch_files_others_open(any_sandbox: Sandbox) -> None:
+    program = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+               "fd = libc.inotify_init1(0)\nprint(fd, ctypes.get_errno())\n"
+               "print(libc.inotify_add_watch(fd, b'/etc/passwd', 0x20), ctypes.get_errno())\n")
+    verdict = run_hostile(any_sandbox, program, stdio())
+    if filter_in_force(any_sandbox):
+        assert (verdict.results[0].got or "").split() == ["-1", "1", "-1", "1"], verdict.results[0].got
+
+
 def test_dev_shm_is_not_there(sandbox: Sandbox) -> None:
     if not namespaces_available(sandbox):
         pytest.skip("the fallback shares the host's /dev/shm (docs/sandbox.md)")
@@ -739,6 +780,11 @@ DENIED_CALLS = {  # x86_64 numbers, arguments that would do something without a 
     "ptrace": "101, 0, 0, 0, 0", "bpf": "321, 0, 0, 0", "perf_event_open": "298, 0, 0, -1, -1, 0",
     "init_module": "175, 0, 0, b''", "finit_module": "313, 0, b'', 0", "reboot": "169, 0, 0, 0, 0",
     "kexec_load": "246, 0, 0, 0, 0", "clone(CLONE_NEWUSER)": "56, 0x10000000 | 17, 0, 0, 0, 0",
+    # channels through files every program can open: locks, watches, page-cache probes
+    "flock": "73, 0, 2", "inotify_init1": "294, 0", "mincore": "27, 0, 4096, 0",
+    "fcntl(F_SETLK)": "72, 0, 6, 0", "fcntl(F_OFD_GETLK)": "72, 0, 36, 0",
+    "fcntl(F_NOTIFY)": "72, 0, 1026, 1", "fcntl(F_SETLEASE)": "72, 0, 1024, 0",
+    "preadv2(RWF_NOWAIT)": "327, 0, 0, 0, 0, 0, 8",
 }
 
 
