@@ -94,6 +94,7 @@ class _Program:
         self.stop = False
         self.cancelled = False
         self.check_fd = -1  # assert style: the check, for the judge alone (see sealed_memfd)
+        self.job_fd = -1  # the job, for this program's test processes alone (see _job_memfd)
 
 
 def _new_base() -> str:
@@ -357,7 +358,7 @@ class Server:
         program = _Program(job, self.free.pop(), limits)
         program.check_fd = check_fd
         self.programs[job["id"]] = program
-        self.link.send({"op": "job", "job": job})
+        program.job_fd = _job_memfd(job)
         if self.conf.cgroups is not None:  # the slot is empty: its cap for this program
             self._guard(program, self.conf.cgroups.set_memory, program.slot, limits.memory_bytes)
         if self.programs.get(job["id"]) is program:
@@ -375,12 +376,13 @@ class Server:
             self.conf.cgroups.set_weight(program.slot, low=False)
         if program.check_fd >= 0:  # assert style: the slot's judge runs the check
             slot = program.slot
-            test.spawn(self.link, lambda token, fds: self.judges.assign(slot, token, fds), program.check_fd)
+            test.spawn(self.link, program.job_fd, lambda token, fds: self.judges.assign(slot, token, fds),
+                       program.check_fd)
             judge = self.judges.by_slot[slot]
             if judge is not None:  # its work for this test counts as the test's
                 test.set_helper(judge.pid, _runqueue_wait(self.conf.proc_fd, judge.pid))
         else:
-            test.spawn(self.link)
+            test.spawn(self.link, program.job_fd)
         for fd in test.fds:
             self.by_fd[fd] = program
             self.poller.register(fd, select.POLLIN)
@@ -443,10 +445,10 @@ class Server:
     def _end_program(self, program: _Program) -> None:
         if self.programs.pop(program.job["id"], None) is None:
             return
-        if program.check_fd >= 0:
-            os.close(program.check_fd)
-            program.check_fd = -1
-        self.link.send({"op": "forget", "id": program.job["id"]})
+        for fd in (program.check_fd, program.job_fd):
+            if fd >= 0:
+                os.close(fd)
+        program.check_fd = program.job_fd = -1
         self.free.append(program.slot)
         self._send({"id": program.job["id"], "ev": "done", "cancelled": program.cancelled})
 
@@ -542,12 +544,12 @@ def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[bytes, str
     return _checker.check_payload(test, code, prompt_code, prompt_error, entry_point), encoded
 
 
-def sealed_memfd(payload: bytes) -> int:
+def sealed_memfd(payload: bytes, name: str = "check") -> int:
     """The check, compiled in the server (it is the dataset's code), in a sealed memfd
     whose fd goes to the slot's judge alone. So no byte of it is ever in the memory of
     the program's process (nor of the zygote it is forked from): a program cannot look
-    up the expected answers."""
-    fd = os.memfd_create("check", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    up the expected answers. (Jobs travel the same way: see ``_job_memfd``.)"""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         P.write_all(fd, payload)
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
@@ -556,6 +558,21 @@ def sealed_memfd(payload: bytes) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _job_memfd(job: dict[str, Any]) -> int:
+    """The job (the program, its prompt, inputs and limits; never a check or an expected
+    output) in a sealed memfd, whose fd goes with each of its tests' spawn requests.
+
+    The zygote never holds a job: every test process is a copy of the zygote's memory,
+    so a job kept there would be readable (by object, or in freed memory) by the
+    programs forked after it, and one sample could run another's code to pass.
+
+    In marshal's format (the job is the server's own plain data): the test process
+    decodes it with less work than JSON, and the prompt helpers' code goes as is."""
+    if job.get("prompt_code"):
+        job = dict(job, prompt_code=binascii.a2b_base64(job["prompt_code"]))
+    return sealed_memfd(marshal.dumps(job), "job")
 
 
 def _demote(test: TestProcess, conf: _jail.Confinement) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import marshal
 import os
 import resource
 import signal
@@ -32,20 +33,35 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 
 class TestSpec:
-    """Everything a test process needs, all of it inherited through the fork."""
+    """Everything a test process needs: inherited through the fork, and its job, which
+    the test process itself reads from the job's memfd (``load_job``)."""
 
     __test__ = False  # not a pytest class
+    job: dict[str, Any]  # both set by load_job, in the test process
+    limits: _jail.RunLimits
 
-    def __init__(self, conf: _jail.Confinement, job: dict[str, Any], index: int, slot: int,
+    def __init__(self, conf: _jail.Confinement, job_fd: int, job_id: int, index: int, slot: int,
                  token: str) -> None:
         self.conf = conf
-        self.job = job
+        self.job_fd = job_fd
+        self.job_id = job_id
         self.index = index
         self.slot = slot
         self.token = token
-        self.limits = _jail.RunLimits(job["limits"])
         self.uid = conf.uid_for(slot)
         self.parent_pidfd = -1
+
+    def load_job(self) -> None:
+        """Read the job (in the test process, right after the fork) and close its fd."""
+        try:
+            data = os.pread(self.job_fd, os.fstat(self.job_fd).st_size, 0)
+        finally:
+            os.close(self.job_fd)
+        job = marshal.loads(data)
+        if job.get("prompt_code"):
+            job["_prompt_code"] = marshal.loads(job.pop("prompt_code"))
+        self.job = job
+        self.limits = _jail.RunLimits(job["limits"])
 
 
 PARENT_FD = 4  # the zygote's pidfd in a test process, until the parent check
@@ -85,6 +101,7 @@ def _child_main(spec: TestSpec, fds: list[int]) -> NoReturn:
     try:
         L.set_name("sbx-test")
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote died: so do we (until setuid)
+        spec.load_job()
         cgroups = spec.conf.cgroups
         if cgroups is not None:  # all it starts is counted and capped with it
             for dir_fd in cgroups.join_fds(spec.slot):
@@ -124,7 +141,7 @@ def _start_program(spec: TestSpec) -> NoReturn:
 def _shim(spec: TestSpec) -> NoReturn:
     """Fallback: fork the test, wait, kill every descendant, mirror the test's status."""
     L.prctl(L.PR_SET_CHILD_SUBREAPER, 1)
-    workdir = os.path.join(spec.conf.base, f"job{spec.job['id']}-test{spec.index}")
+    workdir = os.path.join(spec.conf.base, f"job{spec.job_id}-test{spec.index}")
     os.mkdir(workdir, 0o700)
     nproc = spec.limits.max_processes
     if spec.uid is not None:

@@ -72,9 +72,10 @@ class TestProcess:
         self.demoted = False  # moved to the lowest CPU priority (see _server._demote)
         self.spawn_error: str | None = None
 
-    def spawn(self, link: Link, judge: Callable[[str, list[int]], None] | None = None,
+    def spawn(self, link: Link, job_fd: int, judge: Callable[[str, list[int]], None] | None = None,
               check_fd: int = -1) -> None:
-        """Ask the zygote to fork the test process, handing it the pipes' other ends.
+        """Ask the zygote to fork the test process, handing it the job's memfd (which
+        the test process reads, and the zygote never does) and the pipes' other ends.
 
         Assert style (``judge``): the judge gets the check's memfd, its ends of two call
         pipes and the result pipe's write end, with the token; the test process gets
@@ -103,6 +104,7 @@ class TestProcess:
                     os.close(fd)
         else:
             child_fds = [stdin_fd] + [w for _, w in pipes.values()]
+        child_fds.insert(0, os.dup(job_fd))
         try:
             link.send({"op": "spawn", "id": self.job["id"], "index": self.index, "slot": self.slot,
                        "token": token, "fds": 1}, child_fds)

@@ -2,18 +2,20 @@
 
 Every fork makes the forking process's memory copy-on-write: the server, busy with its
 event loop, then paid hundreds of page faults per test. The zygote is forked from the
-server once, right after the preloading, and does little but fork: it gets jobs and
-``spawn`` requests (with the test's pipe ends attached) over a Unix socket, answers
-``spawned`` (with a pidfd attached) and, when a test process ends, ``exited``.
+server once, right after the preloading, and does little but fork: it gets ``spawn``
+requests (with the job's memfd and the test's pipe ends attached) over a Unix socket,
+answers ``spawned`` (with a pidfd attached) and, when a test process ends, ``exited``.
 Messages are frames (``_proto``); file descriptors travel with SCM_RIGHTS.
+
+It never reads a job: each test process is a copy of the zygote's memory, so nothing
+of one program (its code, its inputs) may be in it when another is forked. The test
+process reads its own job from the memfd.
 """
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import json
-import marshal
 import os
 import select
 import signal
@@ -81,7 +83,6 @@ class _Zygote:
         self.link = link
         self.conf = conf
         self.pidns_fd = pidns_fd
-        self.jobs: dict[int, dict[str, Any]] = {}
         self.watch: dict[int, int] = {}  # pidfd -> pid of each live test process
         self.poller = select.poll()
 
@@ -121,24 +122,19 @@ class _Zygote:
             return False
         for msg, fds in messages:
             op = msg["op"]
-            if op == "job":
-                job = msg["job"]
-                if job.get("prompt_code"):
-                    job["_prompt_code"] = marshal.loads(binascii.a2b_base64(job.pop("prompt_code")))
-                self.jobs[int(job["id"])] = job
-            elif op == "forget":
-                self.jobs.pop(int(msg["id"]), None)
-            elif op == "spawn":
+            if op == "spawn":
                 self._spawn(msg, fds)
             elif op == "sweep":
                 self._sweep()
         return True
 
     def _spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
-        spec = _spawn.TestSpec(self.conf, self.jobs[int(msg["id"])], int(msg["index"]),
+        """Fork a test: ``fds`` are the job's memfd (read by the test process, never
+        here), then the test's own fds."""
+        spec = _spawn.TestSpec(self.conf, fds[0], int(msg["id"]), int(msg["index"]),
                                int(msg["slot"]), str(msg["token"]))
         try:
-            pid = _spawn.fork_test(spec, fds, self.pidns_fd, self.pidfd)
+            pid = _spawn.fork_test(spec, fds[1:], self.pidns_fd, self.pidfd)
         except OSError as exc:  # e.g. EAGAIN: report it as this test's failure
             self.link.send({"ev": "spawn_failed", "id": msg["id"], "error": str(exc)})
             return

@@ -919,6 +919,23 @@ def test_the_program_cannot_find_the_checks_answers(any_sandbox: Sandbox, hunt: 
     assert_host_unharmed(any_sandbox)
 
 
+@pytest.mark.parametrize("hunt", list(HUNTS))
+def test_a_program_cannot_find_the_code_of_other_programs(any_sandbox: Sandbox, hunt: str) -> None:
+    """Another sample of the same task may be right: a program that could read it (the
+    one running beside it, or one that ran before) could pass by running it. Nothing of
+    another program's job (its code, its inputs) is in a test process, by object or by
+    raw memory: each test reads its own job from a memfd of its own."""
+    before, beside = (f"sbx-other-{uuid.uuid4().hex}" for _ in range(2))
+    victim = "import time\nMARK = {!r}\ntime.sleep({})\nprint(MARK)\n"
+    assert any_sandbox.run(victim.format(before, 0), stdio(before)).passed
+    hunter = (HUNT_COMMON + HUNTS[hunt] + "ANSWER = re.compile(rb'sbx-other-[0-9a-f]{32}')\n"
+              "import time\ntime.sleep(0.3)\nhunt()\nprint(found.get('answer', 'nothing'))\n")
+    _, hunted = any_sandbox.run_many([(victim.format(beside, 2.0), stdio(beside)),
+                                      (hunter, stdio("nothing"))], Limits(timeout=20, min_timeout=20))
+    assert hunted.passed, f"{hunt} found {hunted.results[0].got!r}"  # it printed "nothing"
+    assert_host_unharmed(any_sandbox)
+
+
 @pytest.mark.parametrize("ending", ["os._exit(0)", "os.close(4); os.close(6); return 9",
                                     "os.write(4, b'\\x00\\x00\\x00\\x02{}'); return 9"])
 def test_a_check_that_catches_everything_still_fails_a_program_that_left(any_sandbox: Sandbox,
