@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from repair_tui.core.estimate.exact import FrozenTask, Sample
+from repair_tui.core.store.store import Store
 from repair_tui.tui.cli import main
 from test_cli_estimate import write_run
 
@@ -83,3 +84,19 @@ def test_errors_are_one_line(samples_db: Path, capsys: pytest.CaptureFixture[str
     assert "listed twice" in capsys.readouterr().err
     assert main(["compare", A, B, "--db", str(samples_db), "--budget", "dollars"]) == 2
     assert "no price for model 'sim'" in capsys.readouterr().err
+
+
+MARKUP_NAMES = ("[/oops]", "[bold green]PASSED[/] [link=https://evil.example]x[/link]")
+
+
+def test_run_names_are_shown_as_text_not_markup(samples_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A closing tag with no opening one made rich raise (a traceback); a link tag forged
+    # a hyperlink. Names come from users and from imported files.
+    with Store.open(samples_db) as store:
+        for name, new in zip((A, B), MARKUP_NAMES, strict=True):
+            store.rename_run(store.get_run(name).id, new)
+    assert main(["compare", *MARKUP_NAMES, "--db", str(samples_db), "--bootstrap", "20"]) == 0
+    text = capsys.readouterr().out
+    assert "[/oops]" in text and "[link=https://evil.example]x[/link]" in text
+    assert main(["runs", "--db", str(samples_db)]) == 0
+    assert "[/oops]" in capsys.readouterr().out

@@ -7,6 +7,7 @@ from pathlib import Path
 from harness import HarnessApp
 from repair_tui.core.estimate.exact import FrozenTask, Sample
 from repair_tui.core.estimate.grid import grid
+from repair_tui.core.store.store import Store
 from repair_tui.tui.screens.compare import CompareScreen, CompareTreesScreen
 from repair_tui.tui.screens.runs import RunsScreen
 from repair_tui.tui.widgets.compare_chart import draw_overlay
@@ -65,3 +66,20 @@ def test_overlay_draws_every_run_in_its_own_marker_within_its_size() -> None:
     body = "\n".join(lines[2:])
     assert "●" in body and "▲" in body and "tokens" in lines[-1]
     assert "too small" in draw_overlay([("a", a)], 10, 4).plain
+
+
+async def test_run_names_and_task_ids_are_text_not_markup(samples_db: Path) -> None:
+    # DataTable parses plain strings as markup: "[/oops]" raised MarkupError, which took
+    # the app down. Names and task ids are drawn as they are.
+    with Store.open(samples_db) as store:
+        for run_id, name in ((2, "[/oops]"), (3, "[link=https://evil.example]x[/link]")):
+            store.rename_run(run_id, name)
+    app = HarnessApp(samples_db, RunsScreen)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "space", "down", "space", "c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen) and screen.comparison is not None
+        labels = [str(c.label) for c in screen.query_one("#compare-tasks", DataTable).columns.values()]
+        assert labels[1:] == ["[/oops]", "[link=https://"]

@@ -97,6 +97,18 @@ def test_an_assertion_line_is_said_to_be_the_tests() -> None:
     assert FailingTests([crash]).rows()[0][4] == "ZeroDivisionError division by zero at line 3"
 
 
+def test_a_programs_output_is_text_not_markup() -> None:
+    # What a program prints is drawn as it is: "[/oops]" made rich raise (the app went
+    # down on that node), and a [link=...] tag forged a hyperlink in the table.
+    got = "[/oops] [bold green]PASSED[/] [link=https://evil.example]x[/link]"
+    out = Outcome(0, Status.WRONG_ANSWER, "[i]1", "2", got, None, None, None)
+    console = Console(width=160, record=True, force_terminal=True)
+    console.print(FailingTests([out]).table())
+    text, ansi = console.export_text(), console.export_text(styles=True)
+    assert "[/oops] [bold green]PASSED[/] [link=https://evil.example]x[/link]" in text
+    assert "[i]1" in text and "evil.example" not in ansi.replace(got, "")
+
+
 def rendered(renderable: object, width: int) -> str:
     console = Console(width=width, record=True)
     console.print(renderable)

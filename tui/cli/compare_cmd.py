@@ -137,7 +137,8 @@ def render(c: Comparison) -> list[RenderableType]:
     for side in c.runs:
         top = max(side.grid.cells, key=lambda x: x.pass_rate)
         cost = side.cost
-        runs.add_row(visible(side.name, keep_newlines=False), visible(side.models, keep_newlines=False),
+        # Names are the user's (or an imported file's): shown as text, never as markup.
+        runs.add_row(Text(visible(side.name, keep_newlines=False)), Text(visible(side.models, keep_newlines=False)),
                      _pct(side.grid.baseline[0].pass_rate), f"{_pct(top.pass_rate)} ({top.np}/{top.nfr})",
                      amount(top.tokens, unit), "" if cost.prompt is None else f"{cost.prompt:,}",
                      f"{cost.completion:,}", money(cost.dollars) or "no price")
@@ -152,12 +153,13 @@ def render(c: Comparison) -> list[RenderableType]:
 def _best_table(c: Comparison) -> RenderableType:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     best = Table(title=f"Best policy at matched budgets ({c.unit} per task)", title_justify="left",
                  box=box.SIMPLE_HEAD, pad_edge=False)
     best.add_column("budget", justify="right")
     for side in c.runs:
-        best.add_column(visible(side.name, keep_newlines=False), justify="right")
+        best.add_column(Text(visible(side.name, keep_newlines=False)), justify="right")
     for k, budget in enumerate(c.budgets):
         cells = []
         for side in c.runs:
@@ -177,10 +179,10 @@ def _pair_tables(c: Comparison, pair: Any) -> list[RenderableType]:
 
     a, b = (visible(s.name, keep_newlines=False) for s in (pair.a, pair.b))
     conf = f"{c.options.confidence:.0%}"
-    diff = Table(title=f"{a} minus {b}: best pass rate at matched budgets, paired {conf} interval over tasks",
+    diff = Table(title=Text(f"{a} minus {b}: best pass rate at matched budgets, paired {conf} interval over tasks"),
                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("budget", a, b, "difference", f"{conf} CI"):
-        diff.add_column(col, justify="right")
+        diff.add_column(Text(col), justify="right")
     for d in pair.differences:
         ci = "" if d.ci_low is None else f"{100 * d.ci_low:+.1f} to {100 * (d.ci_high or 0):+.1f} pts"
         est = "" if d.estimate is None else f"{100 * d.estimate:+.1f} pts"

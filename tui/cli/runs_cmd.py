@@ -142,6 +142,7 @@ def _print_table(summaries: list[Any], label: str, costs: dict[int, Any]) -> Non
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     rows = [_cells(s, costs[s.id]) for s in summaries]
     # Each column costs its text plus padding and a separator (3 cells).
@@ -156,8 +157,8 @@ def _print_table(summaries: list[Any], label: str, costs: dict[int, Any]) -> Non
             break
         keep.discard(i)
     shown = sorted(keep)
-    table = Table(title=f"Runs in {label}", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
+    table = Table(title=Text(visible(f"Runs in {label}", keep_newlines=False)), title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for i in shown:
         name, _, justify = _COLUMNS[i]
         table.add_column(name, justify="right" if justify == "right" else "left", overflow="fold")

@@ -98,8 +98,10 @@ def _list(args: argparse.Namespace, tasks: list[Task]) -> int:
         print(json.dumps({"dataset": args.dataset, "tasks": rows}, indent=2))
         return 0
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{args.dataset}: {len(tasks)} tasks", title_justify="left")
+    table = Table(title=Text(f"{visible(str(args.dataset), keep_newlines=False)}: {len(tasks)} tasks"),
+                  title_justify="left")
     for name, justify in (
         ("Id", "left"),
         ("Source", "left"),
@@ -111,11 +113,8 @@ def _list(args: argparse.Namespace, tasks: list[Task]) -> int:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for t in tasks:
         refs = "yes" if len(t.references) == 1 else f"yes ({len(t.references)})"
-        table.add_row(
-            t.id,
-            t.source,
-            t.difficulty or "-",
-            t.style,
+        table.add_row(  # a dataset's own text: shown as text, never as markup
+            *(Text(visible(cell, keep_newlines=False)) for cell in (t.id, t.source, t.difficulty or "-", t.style)),
             str(t.n_tests),
             refs if t.references else "[dim]no[/]",
         )

@@ -107,7 +107,7 @@ class CompareScreen(Screen[None]):
         table = self.query_one("#compare-best", DataTable)
         table.add_column("budget", key="budget")
         for i, s in enumerate(c.runs):
-            table.add_column(visible(s.name, keep_newlines=False)[:18], key=f"run{i}")
+            table.add_column(Text(visible(s.name, keep_newlines=False)[:18]), key=f"run{i}")
         if len(c.runs) == 2:
             table.add_column("A − B (95% CI)", key="diff")
         for k, budget in enumerate(c.budgets):
@@ -128,13 +128,13 @@ class CompareScreen(Screen[None]):
         table = self.query_one("#compare-tasks", DataTable)
         table.add_column("task", key="task")
         for i, s in enumerate(c.runs):
-            table.add_column(visible(s.name, keep_newlines=False)[:14], key=f"run{i}")
+            table.add_column(Text(visible(s.name, keep_newlines=False)[:14]), key=f"run{i}")
         rows = []
         for j, task in enumerate(c.runs[0].tasks):
             marks = [solved(s.tasks[j]) for s in c.runs]
             rows.append((all(marks) or not any(marks), task.task_id, marks))
         for _, task_id, marks in sorted(rows, key=lambda r: r[0]):  # disagreements first
-            table.add_row(visible(task_id, keep_newlines=False),
+            table.add_row(Text(visible(task_id, keep_newlines=False)),  # text, not markup
                           *(Text("solved", "green") if m else Text("unsolved", "red") for m in marks),
                           key=task_id)
 

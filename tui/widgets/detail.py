@@ -124,8 +124,8 @@ class FailingTests:
         table.add_column("test", no_wrap=True)
         for name in ("input", "expected", "got", "error"):
             table.add_column(name, overflow="fold", min_width=len(name))
-        for row in self.rows():
-            table.add_row(*row)
+        for row in self.rows():  # a program's output: text, never markup (no forged links)
+            table.add_row(*(Text(cell) for cell in row))
         return table
 
     def blocks(self) -> Group:
