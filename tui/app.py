@@ -161,15 +161,17 @@ class RepairApp(App[None]):
         title: str = "",
         severity: SeverityLevel = "information",
         timeout: float | None = None,
-        markup: bool = True,
+        markup: bool = False,
     ) -> None:
         """Every notification, from any screen: server and sandbox messages can carry
-        terminal control sequences, so they are made visible first. Each one is kept
-        in the action log (``l``): a toast is gone after a few seconds."""
+        terminal control sequences, so they are made visible first; and run names, task
+        ids and error messages can hold brackets, so no notification is read as markup
+        (``markup`` is accepted because a screen's ``notify`` passes True by default, and
+        ignored). Each one is kept in the action log (``l``): a toast is gone after a few
+        seconds."""
         message, title = visible(message), visible(title)
         self.record(f"{title}: {message}" if title else message, severity)
-        super().notify(message, title=title, severity=severity, timeout=timeout,
-                       markup=markup)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def record(self, text: str, severity: str = "information") -> None:
         """Add a line to the action log (shown by ``l``)."""

@@ -13,8 +13,12 @@ Line breaks and tabs are kept unless ``keep_newlines`` is False.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-__all__ = ["has_controls", "visible", "visible_or_empty"]
+if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
+__all__ = ["PlainNotifications", "has_controls", "visible", "visible_or_empty"]
 
 # C0 controls but line feed and tab, DEL, C1 controls, and the format characters that
 # reorder or hide text (bidirectional overrides and isolates, zero-width marks).
@@ -45,3 +49,15 @@ def visible_or_empty(text: str | None, *, keep_newlines: bool = True) -> str:
 def has_controls(text: str) -> bool:
     """Whether `visible` would change ``text`` (line breaks and tabs allowed)."""
     return _UNSAFE.search(text) is not None
+
+
+class PlainNotifications:
+    """A screen mixin: its notifications are never read as markup (a widget's ``notify``
+    passes markup=True by default). Run names, task ids, faults and server messages
+    hold brackets: "[/x]" raised an error when the toast was drawn, "[link=...]" made
+    a link."""
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        super().notify(  # type: ignore[misc]
+            message, title=title, severity=severity, timeout=timeout, markup=False)

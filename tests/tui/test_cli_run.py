@@ -293,6 +293,14 @@ def test_the_progress_bar_and_summary(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "shown: finished" in out and "solved" in out and "repair-tui estimate shown" in out
 
 
+def test_a_run_name_is_text_not_markup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "[/oops]" made rich raise as the run started (a traceback, no run).
+    name = "[/oops] [link=https://evil.example]x[/link]"
+    code, out, err = run_cli(capsys, tmp_path / "m.db", *SMALL[:-1], "--name", name)
+    assert code == 0, err
+    assert f"run {name}" in err and f"{name}: finished" in out and f"estimate '{name}'" in out
+
+
 def test_a_wrong_key_fails_the_run_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

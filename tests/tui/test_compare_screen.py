@@ -83,3 +83,4 @@ async def test_run_names_and_task_ids_are_text_not_markup(samples_db: Path) -> N
         assert isinstance(screen, CompareScreen) and screen.comparison is not None
         labels = [str(c.label) for c in screen.query_one("#compare-tasks", DataTable).columns.values()]
         assert labels[1:] == ["[/oops]", "[link=https://"]
+

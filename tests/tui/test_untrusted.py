@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import HarnessApp
 from hypothesis import given
 from hypothesis import strategies as st
 from repair_tui.core.datasets.load import load_dataset
 from repair_tui.core.store.records import NewCall, NewNode, RunConfig
 from repair_tui.core.store.store import Store
 from repair_tui.sandbox import result as R
+from repair_tui.tui.screens.runs import RunsScreen
 from repair_tui.tui.untrusted import has_controls, visible
 
 # What a hostile program or answer prints: window title, clear screen, clipboard write,
@@ -164,3 +166,15 @@ def test_the_app_draws_hostile_text_without_its_escape_sequences(tmp_path: Path)
     assert "␛".encode() in out, "the hostile text was never drawn"
     for marker in MARKERS:
         assert marker not in out, marker
+
+
+async def test_notifications_are_text_not_markup(samples_db: Path) -> None:
+    # A screen's notify passes markup=True by default; a run named "[/oops]" in a toast
+    # ("deleted run [/oops]") raised MarkupError when the toast was drawn.
+    app = HarnessApp(samples_db, RunsScreen)
+    async with app.run_test(size=(100, 32), notifications=True) as pilot:
+        await pilot.pause()
+        app.screen.notify("renamed run x to [/oops] [link=https://evil.example]y[/link]")
+        await pilot.pause(0.3)
+        toast = app.screen.query("Toast").last()
+        assert "[/oops] [link=https://evil.example]y[/link]" in str(toast.render())

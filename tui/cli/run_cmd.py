@@ -222,7 +222,7 @@ def _summary(run_: Run, totals: Any, as_json: bool, elapsed: float) -> None:
             f"{totals.tokens:,} tokens generated in {totals.calls:,} calls")
     if run_.message:
         c.print(f"[yellow]{_plain(run_.message)}[/]")
-    c.print(f"next: repair-tui estimate {_quote(run_.name)}   |   repair-tui   (browse the trees)")
+    c.print(f"next: repair-tui estimate {_plain(_quote(run_.name))}   |   repair-tui   (browse the trees)")
 
 
 class ProgressDisplay:
@@ -266,7 +266,7 @@ class ProgressDisplay:
             TimeRemainingColumn(), console=console, disable=self.quiet, transient=False,
         )
         self._progress.start()
-        self._note(f"run [bold]{self.name}[/]")
+        self._note(f"run [bold]{_plain(self.name)}[/]")
         self._task = self._progress.add_task("tasks", total=None, stats="starting")
 
     def __exit__(self, *exc: object) -> None:

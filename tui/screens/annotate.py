@@ -23,12 +23,11 @@ from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
 from repair_tui.tui.modals import ConfirmModal, RepairChoice, RepairDialogModal
 from repair_tui.tui.screens.task import (
     SIM_MODELS,
-    PlainNotifications,
     RepairHost,
     failure_text,
     outcome_text,
 )
-from repair_tui.tui.untrusted import visible
+from repair_tui.tui.untrusted import PlainNotifications, visible
 from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, spec_markdown
 from repair_tui.tui.widgets.editor import FeedbackArea
 from repair_tui.tui.widgets.footer import QuietFooter

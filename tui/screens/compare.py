@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from repair_tui.tui.untrusted import visible
+from repair_tui.tui.untrusted import PlainNotifications, visible
 from repair_tui.tui.widgets.compare_chart import CompareChart, amount_label
 from repair_tui.tui.widgets.footer import QuietFooter
 from rich.text import Text
@@ -32,7 +32,7 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(PlainNotifications, Screen[None]):
     """Two or more runs compared on the tasks they share."""
 
     CSS_PATH = "compare.tcss"

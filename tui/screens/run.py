@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair_tui.tui.messages import DataChanged
-from repair_tui.tui.untrusted import visible
+from repair_tui.tui.untrusted import PlainNotifications, visible
 from repair_tui.tui.widgets.chart import PassChart
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.heatmap import HeatMap
@@ -80,7 +80,7 @@ def estimate_grid(tasks: list[FrozenTask], config: RunConfig, mode: str) -> Grid
     return grid(pack(tasks), nps, nfrs, mode=mode, bootstrap=0, levels=False)
 
 
-class RunScreen(Screen[None]):
+class RunScreen(PlainNotifications, Screen[None]):
     """One run: tallies, pass@t, origins and tasks, all following the database."""
 
     CSS_PATH = "run.tcss"

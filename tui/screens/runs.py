@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from repair_tui.core.errors import UserError
 from repair_tui.tui.cli.runs_cmd import short_isolation
 from repair_tui.tui.messages import DataChanged, SamplesLoading
-from repair_tui.tui.untrusted import visible
+from repair_tui.tui.untrusted import PlainNotifications, visible
 from repair_tui.tui.widgets.footer import QuietFooter
 from rich.text import Text
 from textual import on
@@ -114,7 +114,7 @@ class RunTable(DataTable[Text]):
     ]
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(PlainNotifications, Screen[None]):
     """Every run in the database, updated while runs write."""
 
     BINDINGS = [

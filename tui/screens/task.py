@@ -22,7 +22,7 @@ from repair_tui.core.store.views import spec_title
 from repair_tui.sandbox.runner import SandboxError
 from repair_tui.tui.messages import ActionStarted, DataChanged, EngineReported
 from repair_tui.tui.modals import FeedbackEditorModal, RepairChoice, RepairDialogModal
-from repair_tui.tui.untrusted import visible
+from repair_tui.tui.untrusted import PlainNotifications, visible
 from repair_tui.tui.widgets.detail import NodeDetail, is_test_line
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import RepairTree, TreeData, short_key
@@ -31,7 +31,6 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -58,15 +57,6 @@ def failure_text(exc: BaseException) -> str:
     text = str(exc) if known else f"{type(exc).__name__}: {exc}"
     line = " ".join(text.split())
     return line if len(line) <= 300 else line[:297] + "..."
-
-
-class PlainNotifications:
-    """Notifications without markup: faults and server messages often contain brackets."""
-
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
-        super().notify(  # type: ignore[misc]
-            message, title=title, severity=severity, timeout=timeout, markup=markup)
 
 
 class TaskScreen(PlainNotifications, Screen[None]):
