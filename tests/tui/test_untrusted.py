@@ -178,3 +178,33 @@ async def test_notifications_are_text_not_markup(samples_db: Path) -> None:
         await pilot.pause(0.3)
         toast = app.screen.query("Toast").last()
         assert "[/oops] [link=https://evil.example]y[/link]" in str(toast.render())
+
+
+async def test_a_link_in_a_models_markdown_is_shown_not_opened() -> None:
+    # Feedback and specs are drawn as Markdown; "[the docs](https://evil.example/)" reads
+    # as one place and leads to another. A click names where it leads and opens nothing.
+    from repair_tui.tui.widgets.detail import UntrustedMarkdown
+    from textual.app import App, ComposeResult
+    from textual.widgets import Markdown
+
+    opened: list[str] = []
+    notices: list[str] = []
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield UntrustedMarkdown(id="md")
+
+        def open_url(self, url: str, *, new_tab: bool = True) -> None:
+            opened.append(url)
+
+        def notify(self, message: str, **kwargs: object) -> None:  # type: ignore[override]
+            notices.append(message)
+
+    app = One()
+    async with app.run_test() as pilot:
+        md = app.query_one("#md", Markdown)
+        await md.update("See [the docs](https://evil.example/\x1b]0;x\x07).")
+        md.post_message(Markdown.LinkClicked(md, "https://evil.example/\x1b]0;x\x07"))
+        await pilot.pause()
+    assert opened == []
+    assert notices and "https://evil.example/␛]0;x␇" in notices[-1]

@@ -28,7 +28,12 @@ from repair_tui.tui.screens.task import (
     outcome_text,
 )
 from repair_tui.tui.untrusted import PlainNotifications, visible
-from repair_tui.tui.widgets.detail import CodeView, FailingTestsView, spec_markdown
+from repair_tui.tui.widgets.detail import (
+    CodeView,
+    FailingTestsView,
+    UntrustedMarkdown,
+    spec_markdown,
+)
 from repair_tui.tui.widgets.editor import FeedbackArea
 from repair_tui.tui.widgets.footer import QuietFooter
 from repair_tui.tui.widgets.tree import short_key
@@ -89,7 +94,7 @@ class AnnotationScreen(PlainNotifications, Screen[None]):  # type: ignore[misc]
         with Horizontal(id="annotate-body"):
             with VerticalScroll(id="annotate-context"):
                 yield Static(id="annotate-header")
-                yield Markdown(id="annotate-spec")
+                yield UntrustedMarkdown(id="annotate-spec")
                 yield CodeView(id="annotate-code")
                 yield FailingTestsView(id="annotate-tests")
             with Vertical(id="annotate-side"):

@@ -225,6 +225,20 @@ def cases_text(tests: dict[str, Any]) -> Text:
     return out
 
 
+class UntrustedMarkdown(Markdown):
+    """Markdown from a model's answer or a dataset's spec. Its links are not followed
+    on a click (the text shown can name another place than the link leads to): the
+    click shows where the link leads, in a notification."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, open_links=False)
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        self.notify(f"link to {visible(event.href, keep_newlines=False)} (not opened: the text is "
+                    "a model's or a dataset's; copy it to open it)", markup=False, timeout=10)
+
+
 class CodeView(Static):
     """A program with Python syntax highlighting and line numbers."""
 
@@ -280,7 +294,7 @@ class NodeDetail(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
-        yield Markdown(id="detail-text")
+        yield UntrustedMarkdown(id="detail-text")
         yield Static(id="detail-note")
         yield Static(id="detail-raw")
         yield CodeView(id="detail-code")
