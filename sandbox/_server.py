@@ -96,6 +96,9 @@ class _Program:
         self.check_fd = -1  # assert style: the check, for the judge alone (see sealed_memfd)
         self.job_fd = -1  # the job, for this program's test processes alone (see _job_memfd)
 
+    def open_job(self) -> None:
+        self.job_fd = _job_memfd(self.job)
+
 
 def _new_base() -> str:
     base = f"/tmp/repair-tui-sandbox-{os.getpid()}-{os.urandom(4).hex()}"
@@ -358,7 +361,7 @@ class Server:
         program = _Program(job, self.free.pop(), limits)
         program.check_fd = check_fd
         self.programs[job["id"]] = program
-        program.job_fd = _job_memfd(job)
+        self._guard(program, program.open_job)  # e.g. EMFILE: this program fails, alone
         if self.conf.cgroups is not None:  # the slot is empty: its cap for this program
             self._guard(program, self.conf.cgroups.set_memory, program.slot, limits.memory_bytes)
         if self.programs.get(job["id"]) is program:
