@@ -260,10 +260,17 @@ class OpenAIModel:
                 prompt_total = (prompt_total or 0) + p
             if isinstance(c, int):
                 completion_total = (completion_total or 0) + c
-            for choice in body["choices"]:
-                text = choice["message"].get("content") or ""
-                single = len(body["choices"]) == 1 and isinstance(c, int)
-                tokens = c if single and isinstance(c, int) else count_tokens(text, self.name)
+            texts = [choice["message"].get("content") or "" for choice in body["choices"]]
+            if len(texts) == 1 and isinstance(c, int):
+                counts = [c]
+            else:
+                # Several choices: the server's total, split in proportion to each text's
+                # tiktoken count. So a choice's tokens are the model's own (its tokenizer,
+                # reasoning tokens included) whether or not the server honours n.
+                counts = [count_tokens(text, self.name) for text in texts]
+                if isinstance(c, int) and c > 0:
+                    counts = split_total(c, counts)
+            for choice, text, tokens in zip(body["choices"], texts, counts, strict=True):
                 finish = choice.get("finish_reason") or "stop"
                 completions.append(Completion(text=text, tokens=tokens, finish_reason=str(finish)))
         return ModelReply(
@@ -399,6 +406,22 @@ class _LeanError:
 
     body: Any
     message: str
+
+
+def split_total(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights``, in whole numbers that add up to it
+    (largest remainders; ties to the earlier). Equal to ``weights`` when they already add
+    up to ``total``; all-zero weights split evenly."""
+    if not weights:
+        return []
+    if sum(weights) <= 0:
+        weights = [1] * len(weights)
+    whole = sum(weights)
+    shares = [total * w // whole for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 def _server_message(exc: Any) -> str:

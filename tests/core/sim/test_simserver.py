@@ -239,3 +239,62 @@ def test_one_model_across_several_event_loops(server: SimServerHandle) -> None:
         reply = asyncio.run(m.complete([{"role": "user", "content": "hi"}], seed=seed))
         assert len(reply.completions) == 1
     asyncio.run(m.aclose())  # from yet another loop: nothing to close, no error
+
+
+class _FixedServer:
+    """An OpenAI-compatible server on 127.0.0.1 that answers every chat request with one
+    fixed body (a model whose tokenizer is not tiktoken's)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        import http.server
+        import threading
+
+        data = json.dumps(body).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 -- the http.server name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+async def test_several_choices_share_the_servers_token_count() -> None:
+    # A server that honours n reports one completion_tokens for all the choices. Each
+    # choice gets its share of that total (by its tiktoken count), so per-choice tokens
+    # add up to what the model generated with its own tokenizer (reasoning tokens
+    # included), as they do when a server answers one choice per request.
+    texts = ["def f(x):\n    return x + 1\n", "x", "def g(a, b):\n    return sorted(a)[:b]\n"]
+    body = {"id": "c1", "object": "chat.completion", "created": 0, "model": "other-model",
+            "choices": [{"index": i, "message": {"role": "assistant", "content": t},
+                         "finish_reason": "stop"} for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 1001, "total_tokens": 1051}}
+    fixed = _FixedServer(body)
+    try:
+        m = OpenAIModel("other-model", base_url=fixed.base_url, transport=TRANSPORT["name"])
+        try:
+            reply = await m.complete([{"role": "user", "content": "hi"}], n=3)
+        finally:
+            await m.aclose()
+    finally:
+        fixed.close()
+    tokens = [c.tokens for c in reply.completions]
+    assert sum(tokens) == 1001 == reply.usage.completion_tokens
+    counts = [count_tokens(t, "other-model") for t in texts]
+    for t, c in zip(tokens, counts, strict=True):  # each share within one token of exact
+        assert abs(t - 1001 * c / sum(counts)) < 1
