@@ -290,7 +290,7 @@ def _run_style(job: dict[str, Any], index: int, streams: list[io.TextIOWrapper])
     preamble = str(job.get("preamble") or "")
     if job["style"] == "stdio":
         return _run_stdio(program, streams, preamble)
-    return _run_call(program, str(job["fn_name"]), list(job["inputs"][index]), preamble)
+    return _run_call(program, str(job["fn_name"]), list(job["input"]), preamble)
 
 
 def _run_preamble(preamble: str, ns: dict[str, Any]) -> None:

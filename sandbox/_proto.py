@@ -7,6 +7,7 @@ threaded poll loop can feed them whatever bytes arrive.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import struct
@@ -24,6 +25,20 @@ def encode(obj: Any) -> bytes:
     """One frame holding ``obj`` as JSON."""
     body = json.dumps(obj, separators=(",", ":")).encode()
     return HEADER.pack(len(body)) + body
+
+
+def sealed_memfd(payload: bytes, name: str) -> int:
+    """A memfd holding ``payload``, sealed so that nobody can change it (the checks the
+    judges read, the jobs the test processes read)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        write_all(fd, payload)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import binascii
 import collections
 import contextlib
-import fcntl
 import gc
 import importlib
 import json
@@ -93,11 +92,11 @@ class _Program:
         self.waiting = False  # for the caller's continue/cancel
         self.stop = False
         self.cancelled = False
-        self.check_fd = -1  # assert style: the check, for the judge alone (see sealed_memfd)
-        self.job_fd = -1  # the job, for this program's test processes alone (see _job_memfd)
+        self.check_fd = -1  # assert style: the check, for the judge alone (a sealed memfd)
+        self.job_bytes = b""  # what each of its tests reads (see _job_bytes)
 
-    def open_job(self) -> None:
-        self.job_fd = _job_memfd(self.job)
+    def prepare_job(self) -> None:
+        self.job_bytes = _job_bytes(self.job)
 
 
 def _new_base() -> str:
@@ -361,7 +360,7 @@ class Server:
         program = _Program(job, self.free.pop(), limits)
         program.check_fd = check_fd
         self.programs[job["id"]] = program
-        self._guard(program, program.open_job)  # e.g. EMFILE: this program fails, alone
+        self._guard(program, program.prepare_job)  # whatever fails here fails this program alone
         if self.conf.cgroups is not None:  # the slot is empty: its cap for this program
             self._guard(program, self.conf.cgroups.set_memory, program.slot, limits.memory_bytes)
         if self.programs.get(job["id"]) is program:
@@ -379,13 +378,13 @@ class Server:
             self.conf.cgroups.set_weight(program.slot, low=False)
         if program.check_fd >= 0:  # assert style: the slot's judge runs the check
             slot = program.slot
-            test.spawn(self.link, program.job_fd, lambda token, fds: self.judges.assign(slot, token, fds),
-                       program.check_fd)
+            test.spawn(self.link, program.job_bytes,
+                       lambda token, fds: self.judges.assign(slot, token, fds), program.check_fd)
             judge = self.judges.by_slot[slot]
             if judge is not None:  # its work for this test counts as the test's
                 test.set_helper(judge.pid, _runqueue_wait(self.conf.proc_fd, judge.pid))
         else:
-            test.spawn(self.link, program.job_fd)
+            test.spawn(self.link, program.job_bytes)
         for fd in test.fds:
             self.by_fd[fd] = program
             self.poller.register(fd, select.POLLIN)
@@ -448,10 +447,9 @@ class Server:
     def _end_program(self, program: _Program) -> None:
         if self.programs.pop(program.job["id"], None) is None:
             return
-        for fd in (program.check_fd, program.job_fd):
-            if fd >= 0:
-                os.close(fd)
-        program.check_fd = program.job_fd = -1
+        if program.check_fd >= 0:
+            os.close(program.check_fd)
+            program.check_fd = -1
         self.free.append(program.slot)
         self._send({"id": program.job["id"], "ev": "done", "cancelled": program.cancelled})
 
@@ -523,7 +521,9 @@ class _Checks:
                     self.used -= _size(*self.entries.popitem(last=False))
         else:
             self.entries.move_to_end(key)
-        return sealed_memfd(entry[0]), entry[1]
+        # No byte of the check is ever in the memory of the program's process (nor of
+        # the zygote it is forked from): a program cannot look up the expected answers.
+        return P.sealed_memfd(entry[0], "check"), entry[1]
 
 
 def _size(key: tuple[str, str, str], entry: tuple[bytes, str | None]) -> int:
@@ -547,35 +547,15 @@ def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[bytes, str
     return _checker.check_payload(test, code, prompt_code, prompt_error, entry_point), encoded
 
 
-def sealed_memfd(payload: bytes, name: str = "check") -> int:
-    """The check, compiled in the server (it is the dataset's code), in a sealed memfd
-    whose fd goes to the slot's judge alone. So no byte of it is ever in the memory of
-    the program's process (nor of the zygote it is forked from): a program cannot look
-    up the expected answers. (Jobs travel the same way: see ``_job_memfd``.)"""
-    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    try:
-        P.write_all(fd, payload)
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _job_memfd(job: dict[str, Any]) -> int:
-    """The job (the program, its prompt, inputs and limits; never a check or an expected
-    output) in a sealed memfd, whose fd goes with each of its tests' spawn requests.
-
-    The zygote never holds a job: every test process is a copy of the zygote's memory,
-    so a job kept there would be readable (by object, or in freed memory) by the
-    programs forked after it, and one sample could run another's code to pass.
-
-    In marshal's format (the job is the server's own plain data): the test process
-    decodes it with less work than JSON, and the prompt helpers' code goes as is."""
-    if job.get("prompt_code"):
-        job = dict(job, prompt_code=binascii.a2b_base64(job["prompt_code"]))
-    return sealed_memfd(marshal.dumps(job), "job")
+def _job_bytes(job: dict[str, Any]) -> bytes:
+    """The job as its test processes get it (the program, its prompt, limits; never a
+    check or an expected output, nor the inputs: each test gets its own, see
+    ``TestProcess.spawn``), in marshal's format: the test process decodes it with less
+    work than JSON, and the prompt helpers' code goes as is."""
+    base = {k: v for k, v in job.items() if k != "inputs"}
+    if base.get("prompt_code"):
+        base["prompt_code"] = binascii.a2b_base64(base["prompt_code"])
+    return marshal.dumps(base)
 
 
 def _demote(test: TestProcess, conf: _jail.Confinement) -> None:

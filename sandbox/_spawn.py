@@ -52,12 +52,15 @@ class TestSpec:
         self.parent_pidfd = -1
 
     def load_job(self) -> None:
-        """Read the job (in the test process, right after the fork) and close its fd."""
+        """Read the job and this test's input (in the test process, right after the
+        fork; see ``TestProcess.spawn``) and close the fd."""
         try:
             data = os.pread(self.job_fd, os.fstat(self.job_fd).st_size, 0)
         finally:
             os.close(self.job_fd)
-        job = marshal.loads(data)
+        size = int.from_bytes(data[:4], "big")
+        job = marshal.loads(data[4 : 4 + size])
+        job["input"] = marshal.loads(data[4 + size :])
         if job.get("prompt_code"):
             job["_prompt_code"] = marshal.loads(job.pop("prompt_code"))
         self.job = job

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import os
 import select
 import signal
@@ -72,26 +73,40 @@ class TestProcess:
         self.demoted = False  # moved to the lowest CPU priority (see _server._demote)
         self.spawn_error: str | None = None
 
-    def spawn(self, link: Link, job_fd: int, judge: Callable[[str, list[int]], None] | None = None,
+    def spawn(self, link: Link, job_bytes: bytes, judge: Callable[[str, list[int]], None] | None = None,
               check_fd: int = -1) -> None:
-        """Ask the zygote to fork the test process, handing it the job's memfd (which
-        the test process reads, and the zygote never does) and the pipes' other ends.
+        """Ask the zygote to fork the test process, handing it the pipes' other ends and
+        a sealed memfd with its job (``job_bytes``) and its own input (call style),
+        which the test process reads and the zygote never does.
+
+        The zygote never holds a job: every test process is a copy of the zygote's
+        memory, so a job kept there would be readable (by object, or in freed memory) by
+        the programs forked after it, and one sample could run another's code to pass.
+        Only this test's input: the others' inputs (megabytes in some APPS tasks) would
+        cost each test process their decoding, in its own CPU time.
 
         Assert style (``judge``): the judge gets the check's memfd, its ends of two call
         pipes and the result pipe's write end, with the token; the test process gets
         the other call ends as its fds 3 (replies) and 5 (calls), and no token.
         """
-        stdin_fd = os.memfd_create("input", 0)
-        if self.job["style"] == "stdio":
-            P.write_all(stdin_fd, str(self.job["inputs"][self.index]).encode())
-            os.lseek(stdin_fd, 0, os.SEEK_SET)
-        pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
+        own_input = self.job["inputs"][self.index] if self.job["style"] == "call" else None
+        job_fd = P.sealed_memfd(len(job_bytes).to_bytes(4, "big") + job_bytes
+                                + marshal.dumps(own_input), "job")
+        try:
+            stdin_fd = os.memfd_create("input", 0)
+            if self.job["style"] == "stdio":
+                P.write_all(stdin_fd, str(self.job["inputs"][self.index]).encode())
+                os.lseek(stdin_fd, 0, os.SEEK_SET)
+            pipes = {name: os.pipe() for name in ("stdout", "stderr", "result")}
+        except BaseException:
+            os.close(job_fd)
+            raise
         token = self.token
         if judge is not None:
             call_r, call_w = os.pipe()
             reply_r, reply_w = os.pipe()
             judge_fds = [os.dup(check_fd), call_w, reply_r, pipes["result"][1]]
-            child_fds = [stdin_fd, pipes["stdout"][1], pipes["stderr"][1], reply_w, call_r]
+            child_fds = [job_fd, stdin_fd, pipes["stdout"][1], pipes["stderr"][1], reply_w, call_r]
             token = ""
             try:
                 judge(self.token, judge_fds)
@@ -103,8 +118,7 @@ class TestProcess:
                 for fd in judge_fds:  # in flight now: the judge holds its own copies
                     os.close(fd)
         else:
-            child_fds = [stdin_fd] + [w for _, w in pipes.values()]
-        child_fds.insert(0, os.dup(job_fd))
+            child_fds = [job_fd, stdin_fd] + [w for _, w in pipes.values()]
         try:
             link.send({"op": "spawn", "id": self.job["id"], "index": self.index, "slot": self.slot,
                        "token": token, "fds": 1}, child_fds)

@@ -936,6 +936,23 @@ def test_a_program_cannot_find_the_code_of_other_programs(any_sandbox: Sandbox, 
     assert_host_unharmed(any_sandbox)
 
 
+def test_a_test_process_holds_its_own_input_only(any_sandbox: Sandbox) -> None:
+    """Each test process reads its job and its own input from a memfd of its own; the
+    program's other inputs (megabytes in some APPS tasks) are not decoded in every test
+    process, where that work would count in its CPU time."""
+    marks = [f"sbx-in-{uuid.uuid4().hex}" for _ in range(3)]
+    program = (
+        "import gc, re\nPAT = re.compile(r'sbx-in-[0-9a-f]{32}')\n"
+        "def f(x):\n    seen = set()\n    for o in gc.get_objects():\n"
+        "        items = o.values() if type(o) is dict else o if type(o) in (list, tuple) else ()\n"
+        "        for v in items:\n            if type(v) is str:\n                seen.update(PAT.findall(v))\n"
+        "    return sorted(seen)\n"
+    )
+    tests = {"style": "call", "fn_name": "f", "cases": [{"input": [m], "output": [m]} for m in marks]}
+    verdict = run_hostile(any_sandbox, program, {**tests, "expect_pass": True})
+    assert verdict.passed, verdict.error_message
+
+
 @pytest.mark.parametrize("ending", ["os._exit(0)", "os.close(4); os.close(6); return 9",
                                     "os.write(4, b'\\x00\\x00\\x00\\x02{}'); return 9"])
 def test_a_check_that_catches_everything_still_fails_a_program_that_left(any_sandbox: Sandbox,
