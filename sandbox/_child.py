@@ -48,13 +48,14 @@ _len = len
 _type = type
 
 
-def run(job: dict[str, Any], index: int, token: str) -> NoReturn:
-    """Run test ``index`` of ``job`` in this (confined) process, report on fd 3, exit."""
+def run(job: dict[str, Any], token: str) -> NoReturn:
+    """Run the test of ``job`` (with its ``input``, call style) in this (confined)
+    process, report on fd 3, exit."""
     if job["style"] == "assert":
         _run_assert(job)
     streams = _install_streams()
     try:
-        report = _run_style(job, index, streams)
+        report = _run_style(job, streams)
     except BaseException as exc:  # the harness itself failed; report rather than hang
         report = {"kind": "harness_error", "message": f"{_type(exc).__name__}: {exc}"}
     _flush(streams)
@@ -283,7 +284,7 @@ def _bound_names(body: list[ast.stmt]) -> set[str]:
     return names
 
 
-def _run_style(job: dict[str, Any], index: int, streams: list[io.TextIOWrapper]) -> dict[str, Any]:
+def _run_style(job: dict[str, Any], streams: list[io.TextIOWrapper]) -> dict[str, Any]:
     program = _compile(str(job["program"]), "", job["style"])
     if isinstance(program, dict):
         return program

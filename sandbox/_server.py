@@ -14,7 +14,6 @@ hooks would run in every test process and double the cost of a fork.
 
 from __future__ import annotations
 
-import binascii
 import collections
 import contextlib
 import gc
@@ -356,7 +355,7 @@ class Server:
                                                     str(job["entry_point"]))
             if prompt_code is not None:
                 job["prompt_code"] = prompt_code
-            job = {k: v for k, v in job.items() if k != "test"}  # the zygote never sees it
+            job = {k: v for k, v in job.items() if k != "test"}  # no test process gets it
         program = _Program(job, self.free.pop(), limits)
         program.check_fd = check_fd
         self.programs[job["id"]] = program
@@ -503,12 +502,12 @@ class _Checks:
     def __init__(self, budget: int = CHECK_CACHE_BYTES) -> None:
         self.budget = budget
         self.used = 0
-        self.entries: collections.OrderedDict[tuple[str, str, str], tuple[bytes, str | None]] = \
+        self.entries: collections.OrderedDict[tuple[str, str, str], tuple[bytes, bytes | None]] = \
             collections.OrderedDict()
 
-    def get(self, test: str, prompt: str, entry_point: str) -> tuple[int, str | None]:
+    def get(self, test: str, prompt: str, entry_point: str) -> tuple[int, bytes | None]:
         """The test's check memfd (the caller closes it), and the task's prompt helpers'
-        code (marshal, base64) or None when it has no prompt or it does not compile."""
+        code (marshal) or None when it has no prompt or it does not compile."""
         key = (test, prompt, entry_point)
         entry = self.entries.get(key)
         if entry is None:
@@ -526,36 +525,33 @@ class _Checks:
         return P.sealed_memfd(entry[0], "check"), entry[1]
 
 
-def _size(key: tuple[str, str, str], entry: tuple[bytes, str | None]) -> int:
+def _size(key: tuple[str, str, str], entry: tuple[bytes, bytes | None]) -> int:
     return sum(map(len, key)) + len(entry[0]) + len(entry[1] or "")
 
 
-def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[bytes, str | None]:
+def _prepare_check(test: str, prompt: str, entry_point: str) -> tuple[bytes, bytes | None]:
     """The check memfd's bytes (see ``check_payload``), and the prompt helpers' code."""
-    prompt_code, prompt_error, encoded = None, None, None
+    prompt_code, prompt_error, prompt_bytes = None, None, None
     if prompt:  # the prompt's helpers, for the judge and the program
         try:
             prompt_code = prompt_definitions(prompt, entry_point)
         except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
             prompt_error = f"the task's prompt does not compile: {type(exc).__name__}: {exc}"
         else:
-            encoded = binascii.b2a_base64(marshal.dumps(prompt_code), newline=False).decode()
+            prompt_bytes = marshal.dumps(prompt_code)
     try:
         code: types.CodeType | None = CheckCode(test).code
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         code = None  # the judge compiles it again and reports why it does not compile
-    return _checker.check_payload(test, code, prompt_code, prompt_error, entry_point), encoded
+    return _checker.check_payload(test, code, prompt_code, prompt_error, entry_point), prompt_bytes
 
 
 def _job_bytes(job: dict[str, Any]) -> bytes:
     """The job as its test processes get it (the program, its prompt, limits; never a
     check or an expected output, nor the inputs: each test gets its own, see
     ``TestProcess.spawn``), in marshal's format: the test process decodes it with less
-    work than JSON, and the prompt helpers' code goes as is."""
-    base = {k: v for k, v in job.items() if k != "inputs"}
-    if base.get("prompt_code"):
-        base["prompt_code"] = binascii.a2b_base64(base["prompt_code"])
-    return marshal.dumps(base)
+    work than JSON, and the prompt helpers' code (marshal bytes) goes as is."""
+    return marshal.dumps({k: v for k, v in job.items() if k != "inputs"})
 
 
 def _demote(test: TestProcess, conf: _jail.Confinement) -> None:

@@ -137,7 +137,7 @@ def _start_program(spec: TestSpec) -> NoReturn:
     """Last step before the program: the syscall filter, then the harness."""
     if spec.conf.seccomp is not None:
         _filter.install(spec.conf.seccomp)
-    _child.run(spec.job, spec.index, spec.token)
+    _child.run(spec.job, spec.token)
     os._exit(122)  # not reached: run() exits
 
 

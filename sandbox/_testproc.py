@@ -77,13 +77,9 @@ class TestProcess:
               check_fd: int = -1) -> None:
         """Ask the zygote to fork the test process, handing it the pipes' other ends and
         a sealed memfd with its job (``job_bytes``) and its own input (call style),
-        which the test process reads and the zygote never does.
-
-        The zygote never holds a job: every test process is a copy of the zygote's
-        memory, so a job kept there would be readable (by object, or in freed memory) by
-        the programs forked after it, and one sample could run another's code to pass.
-        Only this test's input: the others' inputs (megabytes in some APPS tasks) would
-        cost each test process their decoding, in its own CPU time.
+        which the test process reads and the zygote never does (see ``_zygote``). Only
+        this test's input: the others' (megabytes in some APPS tasks) would cost each
+        test process their decoding, in its own CPU time.
 
         Assert style (``judge``): the judge gets the check's memfd, its ends of two call
         pipes and the result pipe's write end, with the token; the test process gets
