@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,11 +84,8 @@ def test_two_processes_migrating_a_fresh_file_at_once(tmp_path: Path) -> None:
     assert applied(path) == MIGRATION_NAMES
 
 
-def test_an_old_schema_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    conn.executescript((DATA / "schema_v1.sql").read_text())
-    conn.close()
+def test_an_old_schema_file_is_upgraded_and_keeps_its_data(dumped_db: Callable[[str], Path]) -> None:
+    path = dumped_db("schema_v1")
     with Store.open(path) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
         run = store.get_run("v1-run")
@@ -106,15 +104,12 @@ def test_an_old_schema_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> No
 
 
 def test_a_schema_1_database_with_app_actions_is_sorted_into_sample_and_explorations(
-    tmp_path: Path,
+    dumped_db: Callable[[str], Path],
 ) -> None:
     """schema_v1_explored.sql was made by schema 1's code: three runs (joint, separate at
     depth 2, tests-only), then every app action of that version. Its .json lists which
     keys the run made and which each action added, as recorded when it was made."""
-    path = tmp_path / "explored.db"
-    conn = sqlite3.connect(path)
-    conn.executescript((DATA / "schema_v1_explored.sql").read_text())
-    conn.close()
+    path = dumped_db("schema_v1_explored")
     made = json.loads((DATA / "schema_v1_explored.json").read_text())
     with Store.open(path) as store:
         for name, sample in made["sample"].items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,6 @@ from repair_tui.core.errors import UserError
 from repair_tui.core.store.records import NewNode, RunConfig
 from repair_tui.core.store.search import MARK_END, MARK_START
 from repair_tui.core.store.store import Store
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "store"
 
 
 def _run(store: Store, name: str, spec: str) -> int:
@@ -53,11 +52,10 @@ def test_bad_queries_are_user_errors(tmp_path: Path) -> None:
                 store.search(a, query)
 
 
-def test_an_old_database_gets_its_text_indexed(tmp_path: Path) -> None:
+def test_an_old_database_gets_its_text_indexed(dumped_db: Callable[[str], Path]) -> None:
     """A database written before the index existed finds its old texts after migrating."""
-    path = tmp_path / "old.db"
+    path = dumped_db("schema_v1")
     conn = sqlite3.connect(path)
-    conn.executescript((DATA / "schema_v1.sql").read_text())
     run_id, text = conn.execute("SELECT run_id, code FROM nodes WHERE code != '' LIMIT 1").fetchone()
     conn.close()
     token = next(w for w in text.replace("(", " ").replace(")", " ").split() if w.isalpha() and len(w) > 3)

@@ -15,7 +15,6 @@ from repair_tui.core.datasets.task import Task
 from repair_tui.core.store.records import NewNode, RunConfig
 from repair_tui.core.store.store import Store
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "store"
 WORDS = ("pelican", "heron", "slice", "loop", "return")
 
 
@@ -127,12 +126,9 @@ def test_a_reused_rowid_is_indexed_with_its_new_text(tmp_path: Path) -> None:
         _consistent(store, a)
 
 
-def test_an_m003_database_keeps_every_node_searchable(tmp_path: Path) -> None:
+def test_an_m003_database_keeps_every_node_searchable(dumped_db: Callable[[str], Path]) -> None:
     """schema_v3.sql was written by schema 3's code, whose triggers indexed each node."""
-    path = tmp_path / "v3.db"
-    conn = sqlite3.connect(path)
-    conn.executescript((DATA / "schema_v3.sql").read_text())
-    conn.close()
+    path = dumped_db("schema_v3")
     with Store.open(path) as store:
         assert _pending(store) == []  # what was indexed stays indexed: nothing to catch up
         run_id = store.get_run("v3-run").id
